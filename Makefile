@@ -1,0 +1,43 @@
+# sev-emulated: a QEMU patch series (patches/) that runs x86 guests as
+# AMD SEV guests under TCG, plus the harness that builds and tests it.
+#
+#   make demo    boot a Debian guest as an SEV guest, show what it sees
+#   make check   build from patches/ and run every test
+#
+# Development:
+#   make tree    build/qemu = QEMU 10.2.2 (commit/tag "upstream") + patches/
+#   make build   configure and build QEMU in build/qemu/build
+#   make export  build/qemu commits upstream..HEAD -> patches/
+#   make bench   time-to-/init with and without sev-emulated
+
+SHELL := /bin/bash
+.PHONY: all demo check deps tree build assets export bench clean
+
+all: check
+
+deps:
+	@scripts/deps.sh
+
+tree: deps
+	@scripts/tree.sh
+
+build: tree
+	@scripts/build.sh
+
+assets: deps
+	@scripts/assets.sh
+
+check: build assets
+	@scripts/check.sh
+
+demo: build assets
+	@scripts/demo.sh
+
+bench: build assets
+	@scripts/bench.sh
+
+export:
+	@scripts/export.sh
+
+clean:
+	rm -rf build

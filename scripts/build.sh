@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Configure (once) and build qemu-system-x86_64 and the qtests we run,
+# with ccache. Extra configure flags: QEMU_EXTRA_CONFIGURE.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+CONFIGURE_FLAGS=(
+    --python=/usr/bin/python3
+    --target-list=x86_64-softmmu
+    --enable-kvm --enable-tcg
+    --enable-gnutls --enable-nettle
+    --enable-slirp --enable-fdt=system
+    --disable-install-blobs
+    --disable-docs --disable-tools --disable-user
+)
+TARGETS=(
+    qemu-system-x86_64
+    tests/qtest/sev-emulated-test
+    tests/qtest/qom-test
+    tests/qtest/device-introspect-test
+    tests/qtest/qmp-cmd-test
+)
+
+configure_if_needed() {
+    local want have stamp=$QEMU_BUILD/.configure-flags
+    want="${CONFIGURE_FLAGS[*]} ${QEMU_EXTRA_CONFIGURE:-}"
+    have=$(cat "$stamp" 2>/dev/null || true)
+    if [ -f "$QEMU_BUILD/build.ninja" ] && [ "$want" = "$have" ]; then
+        echo "build: already configured, skipping configure"
+        return 0
+    fi
+    echo "build: configuring (log: $LOG_DIR/configure.log)"
+    rm -rf "$QEMU_BUILD"
+    mkdir -p "$QEMU_BUILD" "$LOG_DIR"
+    # shellcheck disable=SC2086
+    if ! (cd "$QEMU_BUILD" && ../configure "${CONFIGURE_FLAGS[@]}" ${QEMU_EXTRA_CONFIGURE:-}) \
+            >"$LOG_DIR/configure.log" 2>&1; then
+        tail -30 "$LOG_DIR/configure.log"
+        exit 1
+    fi
+    echo "$want" > "$stamp"
+}
+
+build() {
+    local targets=("${TARGETS[@]}")
+    # The test exists only once the series adds it.
+    [ -f "$QEMU_TREE/tests/qtest/sev-emulated-test.c" ] || targets=("${targets[@]:0:1}" "${targets[@]:2}")
+    if ninja -C "$QEMU_BUILD" -n "${targets[@]}" 2>/dev/null | grep -q 'no work to do'; then
+        echo "build: up to date, nothing to rebuild"
+        return 0
+    fi
+    echo "build: building ${targets[*]} (log: $LOG_DIR/build.log)"
+    local start=$SECONDS
+    if ! ninja -C "$QEMU_BUILD" "${targets[@]}" >"$LOG_DIR/build.log" 2>&1; then
+        grep -E 'error|Error' "$LOG_DIR/build.log" | head -30
+        tail -20 "$LOG_DIR/build.log"
+        exit 1
+    fi
+    echo "build: done in $((SECONDS - start)) s"
+}
+
+main() {
+    configure_if_needed
+    build
+}
+
+main "$@"

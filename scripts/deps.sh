@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the build and test dependencies (Debian 12), skipping what is there.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+source "$TOP/scripts/apt-private.sh"
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
+            || printf '%s\n' "$p"
+    done
+}
+
+meson_new_enough() {
+    command -v meson >/dev/null && dpkg --compare-versions "$(meson --version)" ge 1.5
+}
+
+main() {
+    local need
+    need=$(missing "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}")
+    if ! meson_new_enough || [ -n "$(missing "${BACKPORTS_DEPS[@]}")" ]; then
+        need="$need backports"
+    fi
+    if [ -z "${need// /}" ]; then
+        echo "deps: all installed, skipping"
+        return 0
+    fi
+    [ "$(id -u)" = 0 ] || { echo "deps: need root to install:$need" >&2; exit 1; }
+    apt_private_setup
+    export DEBIAN_FRONTEND=noninteractive
+    echo "deps: installing$(echo " $need" | tr '\n' ' ')"
+    apt_private apt-get install -y -q -t bookworm --no-install-recommends \
+        "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" >"$CACHE_DIR/deps.log" 2>&1 \
+        || { tail -20 "$CACHE_DIR/deps.log"; exit 1; }
+    apt_private apt-get install -y -q -t bookworm-backports --no-install-recommends \
+        "${BACKPORTS_DEPS[@]}" >>"$CACHE_DIR/deps.log" 2>&1 \
+        || { tail -20 "$CACHE_DIR/deps.log"; exit 1; }
+}
+
+main "$@"
