@@ -6,11 +6,16 @@ source "$(dirname "$0")/config.sh"
 
 CONFIGURE_FLAGS=(
     --python=/usr/bin/python3
+    # Debian's ccache wrappers: configure passes CC to meson explicitly,
+    # so meson would not add ccache by itself.
+    --cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++
     --target-list=x86_64-softmmu
     --enable-kvm --enable-tcg
     --enable-gnutls --enable-nettle
     --enable-slirp --enable-fdt=system
     --disable-install-blobs
+    # The +ds tarball has no firmware blobs: use the Debian packages.
+    --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
     --disable-docs --disable-tools --disable-user
 )
 TARGETS=(

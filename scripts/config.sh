@@ -8,21 +8,24 @@ QEMU_ORIG_TARBALL=qemu_10.2.2+ds.orig.tar.xz
 QEMU_ORIG_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 QEMU_SOURCE_SUITE=sid
 
-# Guest assets: Debian binary packages, never installed, only unpacked.
-# Format: package version suite sha256-of-.deb
+# Guest assets: Debian binary packages, downloaded and unpacked, never
+# installed. Format: package version sha256-of-the-.deb
 GUEST_DEBS=(
-    "ovmf 2022.11-6+deb12u2 bookworm SHA_OVMF"
-    "linux-image-6.12.95+deb12-amd64 6.12.95-1~bpo12+1 bookworm-backports SHA_KERNEL"
-    "busybox-static 1:1.35.0-4+b4 bookworm SHA_BUSYBOX"
+    "ovmf 2022.11-6+deb12u2 e73d3d1a8799f7f6fc16b73501d913edcdd86237556fbff30693e747e6dc262e"
+    "linux-image-6.12.95+deb12-amd64 6.12.95-1~bpo12+1 5e524b782be67cb0d6a2e7b51816a2ac519e573ef7324b9a63a4124365653ecc"
+    "busybox-static 1:1.35.0-4+deb12u1+b1 3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744"
 )
+# What the guest boots, inside those packages.
+GUEST_OVMF=usr/share/ovmf/OVMF.fd
+GUEST_KERNEL=boot/vmlinuz-6.12.95+deb12-amd64
 
 # Build dependencies: from bookworm, and meson/pycotap from backports.
 BUILD_DEPS=(libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev
     libgnutls28-dev nettle-dev ninja-build pkg-config flex bison python3-venv
     dpkg-dev git ccache xz-utils cpio)
 BACKPORTS_DEPS=(meson python3-pycotap)
-# For the end-to-end tests and the demo.
-TEST_DEPS=(python3)
+# For the tests and the demo (firmware for the generic qtests).
+TEST_DEPS=(python3 seabios ipxe-qemu)
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$TOP/build

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Guest assets for the end-to-end tests and the demo: Debian's OVMF and
+# kernel, and a busybox initramfs whose /init reports what the tests
+# check and powers off. The .debs are cached and their sha256 is checked
+# on every use; build/assets is rebuilt only when something changed.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+source "$TOP/scripts/apt-private.sh"
+
+DEB_DIR=$CACHE_DIR/debs
+
+deb_file() {    # package version -> cached .deb path, or nothing
+    local f
+    for f in "$DEB_DIR/$1"_*"${2#*:}"_*.deb; do
+        [ -f "$f" ] && printf '%s\n' "$f" && return 0
+    done
+    return 0
+}
+
+fetch_deb() {   # package version sha256
+    local pkg=$1 ver=$2 sum=$3 deb
+    deb=$(deb_file "$pkg" "$ver")
+    if [ -z "$deb" ]; then
+        apt_private_setup
+        echo "assets: downloading $pkg $ver"
+        (cd "$DEB_DIR" && apt_private apt-get download -q "$pkg=$ver" >/dev/null)
+        deb=$(deb_file "$pkg" "$ver")
+    fi
+    if ! echo "$sum  $deb" | sha256sum -c --status; then
+        echo "assets: sha256 mismatch for $deb; removing it" >&2
+        rm -f "$deb"
+        exit 1
+    fi
+}
+
+write_init() {
+    cat > "$1" <<'INIT'
+#!/bin/busybox sh
+# Guest side of the sev-emulated tests: report, then power off.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "sev-emulated-init: reached /init"
+line=$(dmesg | grep -o 'Memory Encryption Features active:.*')
+echo "sev-emulated-init: kernel: ${line:-no memory encryption}"
+poweroff -f
+INIT
+    chmod +x "$1"
+}
+
+build_assets() {
+    local tmp=$ASSET_DIR.new root
+    rm -rf "$tmp"
+    mkdir -p "$tmp/unpack" "$tmp/initramfs"
+    local entry
+    for entry in "${GUEST_DEBS[@]}"; do
+        set -- $entry
+        dpkg-deb -x "$(deb_file "$1" "$2")" "$tmp/unpack"
+    done
+    cp "$tmp/unpack/$GUEST_OVMF" "$tmp/OVMF.fd"
+    cp "$tmp/unpack/$GUEST_KERNEL" "$tmp/vmlinuz"
+    root=$tmp/initramfs
+    mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
+    cp "$tmp/unpack/bin/busybox" "$root/bin/busybox"
+    write_init "$root/init"
+    (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 -n) \
+        > "$tmp/initrd.img"
+    rm -rf "$tmp/unpack" "$tmp/initramfs"
+    rm -rf "$ASSET_DIR"
+    mv "$tmp" "$ASSET_DIR"
+}
+
+main() {
+    mkdir -p "$DEB_DIR"
+    local entry stamp_want
+    for entry in "${GUEST_DEBS[@]}"; do
+        fetch_deb $entry
+    done
+    # Rebuild when the pinned packages or this script change.
+    stamp_want=$(printf '%s\n' "${GUEST_DEBS[@]}" | cat - "$0" | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$ASSET_DIR/.stamp" 2>/dev/null)" = "$stamp_want" ]; then
+        echo "assets: guest assets up to date, skipping"
+        return 0
+    fi
+    echo "assets: building OVMF, kernel and initramfs in $ASSET_DIR"
+    build_assets
+    echo "$stamp_want" > "$ASSET_DIR/.stamp"
+}
+
+main "$@"

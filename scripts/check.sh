@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Run every test against the built tree and print "N passed, N failed".
+#   1. checkpatch.pl on every patch of the series
+#   2. tests/qtest/sev-emulated-test (the series' own qtest)
+#   3. QEMU's generic x86_64 qtests that touch every type and command
+#   4. end-to-end boots of Debian guests (tests/)
+# Logs: build/logs/. Exits non-zero if anything failed.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
+
+passed=0
+failed=0
+failures=()
+
+record() {      # record NAME pass|fail
+    if [ "$2" = pass ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$1")
+    fi
+}
+
+check_patches() {
+    local p out
+    for p in $(cat "$TOP/patches/series"); do
+        out=$(cd "$QEMU_TREE" && perl scripts/checkpatch.pl -q "$TOP/patches/$p" 2>&1 || true)
+        if [ -z "$out" ]; then
+            echo "PASS checkpatch $p"
+            record "checkpatch $p" pass
+        else
+            echo "FAIL checkpatch $p"
+            echo "$out"
+            record "checkpatch $p" fail
+        fi
+    done
+}
+
+# run_qtest NAME: run one qtest binary, count its TAP results.
+run_qtest() {
+    local name=$1 log=$LOG_DIR/qtest-$1.log rc=0 ok notok start=$SECONDS
+    (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+        timeout 1200 "./tests/qtest/$name") >"$log" 2>&1 || rc=$?
+    ok=$(grep -c '^ok ' "$log" || true)
+    notok=$(grep -c '^not ok ' "$log" || true)
+    passed=$((passed + ok))
+    if [ "$notok" -gt 0 ]; then
+        failed=$((failed + notok))
+        failures+=("$name: $notok case(s)")
+        grep '^not ok ' "$log"
+    fi
+    if [ "$rc" != 0 ] && [ "$notok" = 0 ]; then
+        # Crashed or timed out outside a test case.
+        record "$name (exit status $rc)" fail
+        tail -20 "$log"
+    fi
+    echo "$( [ "$rc" = 0 ] && echo PASS || echo FAIL ) qtest $name: $ok ok, $notok not ok, $((SECONDS - start)) s (log: $log)"
+}
+
+run_e2e() {
+    local line
+    while IFS= read -r line; do
+        echo "$line"
+        case "$line" in
+            "PASS "*) record "${line#PASS }" pass ;;
+            "FAIL "*) record "${line#FAIL }" fail ;;
+        esac
+    done < <("$TOP/tests/e2e-boot.sh" 2>&1 || echo "FAIL tests/e2e-boot.sh: exited with an error")
+}
+
+main() {
+    local start=$SECONDS t
+    mkdir -p "$LOG_DIR"
+    echo "== series hygiene (checkpatch.pl)"
+    check_patches
+    echo "== qtest: sev-emulated-test"
+    run_qtest sev-emulated-test
+    echo "== generic x86_64 qtests"
+    for t in "${GENERIC_QTESTS[@]}"; do
+        run_qtest "$t"
+    done
+    echo "== end to end (Debian guests under TCG)"
+    run_e2e
+    echo "check: $((SECONDS - start)) s"
+    if [ "$failed" -gt 0 ]; then
+        printf 'failed: %s\n' "${failures[@]}"
+    fi
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
+main "$@"

@@ -1,0 +1,57 @@
+# Booting the Debian test guest (OVMF + kernel + busybox initramfs) under
+# TCG. Sourced by the tests, the demo and the benchmark.
+
+# The guest's serial output on reaching /init (see scripts/assets.sh).
+INIT_MARKER="sev-emulated-init: reached /init"
+# What Linux 6.12 prints when it runs as an SEV guest.
+SEV_LINE="Memory Encryption Features active: AMD SEV"
+
+SEV_OBJECT=(-object sev-emulated,id=sev0 -machine confidential-guest-support=sev0)
+
+# guest_cmd [extra QEMU args...]: the QEMU command line, serial on stdout.
+guest_cmd() {
+    printf '%s\0' "$QEMU_BIN" -accel tcg -M q35 -m 1G -smp 1 \
+        -nodefaults -display none -serial stdio -no-reboot \
+        -global apic-common.vapic=off \
+        -bios "$ASSET_DIR/OVMF.fd" -kernel "$ASSET_DIR/vmlinuz" \
+        -initrd "$ASSET_DIR/initrd.img" -append "console=ttyS0" "$@"
+}
+
+# boot_guest LOG TIMEOUT [extra QEMU args...]: boot until the guest powers
+# off (QEMU exits) or TIMEOUT seconds pass; serial and stderr go to LOG.
+# Returns QEMU's exit status (124 on timeout).
+boot_guest() {
+    local log=$1 limit=$2
+    shift 2
+    local -a cmd
+    mapfile -d '' cmd < <(guest_cmd "$@")
+    timeout "$limit" "${cmd[@]}" </dev/null >"$log" 2>&1
+}
+
+# start_guest DIR [extra QEMU args...]: start the guest paused (-S) in the
+# background with a QMP socket DIR/qmp.sock and serial output in
+# DIR/serial.log; it stays (paused) after powering off. Sets GUEST_PID.
+start_guest() {
+    local dir=$1 i
+    shift
+    local -a cmd
+    mapfile -d '' cmd < <(guest_cmd -S -no-shutdown \
+        -qmp "unix:$dir/qmp.sock,server=on,wait=off" "$@")
+    "${cmd[@]}" </dev/null >"$dir/serial.log" 2>&1 &
+    GUEST_PID=$!
+    for i in $(seq 100); do
+        [ -S "$dir/qmp.sock" ] && return 0
+        kill -0 "$GUEST_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "QEMU did not start:" >&2
+    cat "$dir/serial.log" >&2
+    return 1
+}
+
+# qmp DIR STEP...: run QMP steps against the guest (see scripts/qmp.py).
+qmp() {
+    local dir=$1
+    shift
+    python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" "$@"
+}
