@@ -47,26 +47,38 @@ configure_if_needed() {
 }
 
 build() {
-    local targets=("${TARGETS[@]}")
+    local targets=("${TARGETS[@]}") start=$SECONDS steps
     # The test exists only once the series adds it.
     [ -f "$QEMU_TREE/tests/qtest/sev-emulated-test.c" ] || targets=("${targets[@]:0:1}" "${targets[@]:2}")
-    if ninja -C "$QEMU_BUILD" -n "${targets[@]}" 2>/dev/null | grep -q 'no work to do'; then
-        echo "build: up to date, nothing to rebuild"
-        return 0
-    fi
-    echo "build: building ${targets[*]} (log: $LOG_DIR/build.log)"
-    local start=$SECONDS
+    # ninja always reruns a few generators (qemu-version.h) that change
+    # nothing, so run it and report what it compiled or linked.
     if ! ninja -C "$QEMU_BUILD" "${targets[@]}" >"$LOG_DIR/build.log" 2>&1; then
         grep -E 'error|Error' "$LOG_DIR/build.log" | head -30
         tail -20 "$LOG_DIR/build.log"
         exit 1
     fi
-    echo "build: done in $((SECONDS - start)) s"
+    steps=$(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$LOG_DIR/build.log" || true)
+    if [ "$steps" = 0 ]; then
+        echo "build: up to date, nothing rebuilt"
+    else
+        echo "build: compiled/linked $steps file(s) in $((SECONDS - start)) s (log: $LOG_DIR/build.log)"
+    fi
+}
+
+# QEMU run from the build tree looks for firmware in qemu-bundle/ under
+# the --firmwarepath directories: point those at the Debian packages.
+link_firmware() {
+    local dir
+    for dir in /usr/share/seabios /usr/lib/ipxe/qemu; do
+        mkdir -p "$(dirname "$QEMU_BUILD/qemu-bundle$dir")"
+        ln -sfn "$dir" "$QEMU_BUILD/qemu-bundle$dir"
+    done
 }
 
 main() {
     configure_if_needed
     build
+    link_firmware
 }
 
 main "$@"

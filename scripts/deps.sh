@@ -27,15 +27,19 @@ main() {
         return 0
     fi
     [ "$(id -u)" = 0 ] || { echo "deps: need root to install:$need" >&2; exit 1; }
-    apt_private_setup
+    mkdir -p "$CACHE_DIR"
     export DEBIAN_FRONTEND=noninteractive
-    echo "deps: installing$(echo " $need" | tr '\n' ' ')"
-    apt_private apt-get install -y -q -t bookworm --no-install-recommends \
-        "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" >"$CACHE_DIR/deps.log" 2>&1 \
-        || { tail -20 "$CACHE_DIR/deps.log"; exit 1; }
-    apt_private apt-get install -y -q -t bookworm-backports --no-install-recommends \
-        "${BACKPORTS_DEPS[@]}" >>"$CACHE_DIR/deps.log" 2>&1 \
-        || { tail -20 "$CACHE_DIR/deps.log"; exit 1; }
+    echo "deps: installing$(echo " $need" | tr '\n' ' ')(log: $CACHE_DIR/deps.log)"
+    # Bookworm packages through the system's own sources (which carry its
+    # updates and security suites), backports through the private list.
+    {
+        apt-get update -q &&
+        apt-get install -y -q --no-install-recommends \
+            "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" &&
+        apt_private_setup &&
+        apt_private apt-get install -y -q --no-install-recommends \
+            -t bookworm-backports "${BACKPORTS_DEPS[@]}"
+    } >"$CACHE_DIR/deps.log" 2>&1 || { tail -20 "$CACHE_DIR/deps.log"; exit 1; }
 }
 
 main "$@"
