@@ -44,6 +44,25 @@ mount -t devtmpfs devtmpfs /dev
 echo "sev-emulated-init: reached /init"
 line=$(dmesg | grep -o 'Memory Encryption Features active:.*')
 echo "sev-emulated-init: kernel: ${line:-no memory encryption}"
+
+# With sev_secret_area=BASE on the command line, print the first entry
+# of the EFI secret table that the host injected there (read through
+# /dev/mem: Debian's kernel has no efi_secret module).
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in sev_secret_area=*) base=${arg#sev_secret_area=} ;; esac
+done
+if [ -n "$base" ]; then
+    dd if=/dev/mem of=/secret.bin bs=1024 skip=$((base / 1024)) count=3 2>/dev/null
+    guid=$(od -An -tx1 -N16 /secret.bin | tr -d ' \n')
+    # GUID 1e74f542-71dd-4d66-963e-ef4287ff173b in EFI byte order
+    if [ "$guid" = "42f5741edd71664d963eef4287ff173b" ]; then
+        len=$(od -An -tu4 -j36 -N4 /secret.bin | tr -d ' ')
+        value=$(dd if=/secret.bin bs=1 skip=40 count=$((len - 20)) 2>/dev/null)
+        echo "sev-emulated-init: secret: $value"
+    else
+        echo "sev-emulated-init: no secret table at $base"
+    fi
+fi
 poweroff -f
 INIT
     chmod +x "$1"
@@ -59,6 +78,7 @@ build_assets() {
         dpkg-deb -x "$(deb_file "$1" "$2")" "$tmp/unpack"
     done
     cp "$tmp/unpack/$GUEST_OVMF" "$tmp/OVMF.fd"
+    cp "$tmp/unpack/$GUEST_OVMF_AMDSEV" "$tmp/OVMF.amdsev.fd"
     cp "$tmp/unpack/$GUEST_KERNEL" "$tmp/vmlinuz"
     root=$tmp/initramfs
     mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"

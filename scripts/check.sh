@@ -3,7 +3,8 @@
 #   1. checkpatch.pl on every patch of the series
 #   2. tests/qtest/sev-emulated-test (the series' own qtest)
 #   3. QEMU's generic x86_64 qtests that touch every type and command
-#   4. end-to-end boots of Debian guests (tests/)
+#   4. end to end with Debian guests (tests/e2e-*.sh): boots with and
+#      without sev-emulated, and the launch flow with virt-qemu-sev-validate
 # Logs: build/logs/. Exits non-zero if anything failed.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
@@ -67,7 +68,9 @@ run_e2e() {
             "PASS "*) record "${line#PASS }" pass ;;
             "FAIL "*) record "${line#FAIL }" fail ;;
         esac
-    done < <("$TOP/tests/e2e-boot.sh" 2>&1 || echo "FAIL tests/e2e-boot.sh: exited with an error")
+    done < <(for t in "$TOP"/tests/e2e-*.sh; do
+                 "$t" 2>&1 || echo "FAIL $(basename "$t"): exited with an error"
+             done)
 }
 
 main() {

@@ -14,9 +14,12 @@ GUEST_DEBS=(
     "ovmf 2022.11-6+deb12u2 e73d3d1a8799f7f6fc16b73501d913edcdd86237556fbff30693e747e6dc262e"
     "linux-image-6.12.95+deb12-amd64 6.12.95-1~bpo12+1 5e524b782be67cb0d6a2e7b51816a2ac519e573ef7324b9a63a4124365653ecc"
     "busybox-static 1:1.35.0-4+deb12u1+b1 3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744"
+    "ovmf-amdsev 2026.08+ds-2 92c9b6d15e4eeb371938c3f99080c1a8fc057dfd6bc0509d37f8b615e9edebfb"
 )
 # What the guest boots, inside those packages.
 GUEST_OVMF=usr/share/ovmf/OVMF.fd
+# OVMF's AmdSev build (from sid): measured direct boot and the secret area.
+GUEST_OVMF_AMDSEV=usr/share/ovmf/OVMF.amdsev.fd
 GUEST_KERNEL=boot/vmlinuz-6.12.95+deb12-amd64
 
 # Build dependencies: from bookworm, and meson/pycotap from backports.
@@ -25,7 +28,10 @@ BUILD_DEPS=(libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev
     dpkg-dev git ccache xz-utils cpio)
 BACKPORTS_DEPS=(meson python3-pycotap)
 # For the tests and the demo (firmware for the generic qtests).
-TEST_DEPS=(python3 seabios ipxe-qemu)
+# virt-qemu-sev-validate imports lxml and cryptography without depending
+# on them.
+TEST_DEPS=(python3 seabios ipxe-qemu libvirt-clients-qemu python3-libvirt
+    python3-lxml python3-cryptography)
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$TOP/build

@@ -8,13 +8,19 @@ SEV_LINE="Memory Encryption Features active: AMD SEV"
 
 SEV_OBJECT=(-object sev-emulated,id=sev0 -machine confidential-guest-support=sev0)
 
-# guest_cmd [extra QEMU args...]: the QEMU command line, serial on stdout.
+# What guest_cmd boots; callers may change these.
+GUEST_FIRMWARE=$ASSET_DIR/OVMF.fd
+GUEST_KERNEL_FILE=$ASSET_DIR/vmlinuz
+GUEST_APPEND="console=ttyS0"
+
+# guest_cmd [extra QEMU args...]: the QEMU command line, serial on stdout,
+# NUL-separated.
 guest_cmd() {
     printf '%s\0' "$QEMU_BIN" -accel tcg -M q35 -m 1G -smp 1 \
         -nodefaults -display none -serial stdio -no-reboot \
         -global apic-common.vapic=off \
-        -bios "$ASSET_DIR/OVMF.fd" -kernel "$ASSET_DIR/vmlinuz" \
-        -initrd "$ASSET_DIR/initrd.img" -append "console=ttyS0" "$@"
+        -bios "$GUEST_FIRMWARE" -kernel "$GUEST_KERNEL_FILE" \
+        -initrd "$ASSET_DIR/initrd.img" -append "$GUEST_APPEND" "$@"
 }
 
 # boot_guest LOG TIMEOUT [extra QEMU args...]: boot until the guest powers
@@ -54,4 +60,15 @@ qmp() {
     local dir=$1
     shift
     python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" "$@"
+}
+
+# sev_validate ARGS...: libvirt's guest-owner tool, with Debian's python
+# (it needs the python3-libvirt, -lxml and -cryptography packages).
+sev_validate() {
+    /usr/bin/python3 /usr/bin/virt-qemu-sev-validate "$@"
+}
+
+# json_field JSON KEY: one field of a JSON object (stdlib python).
+json_field() {
+    python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
 }

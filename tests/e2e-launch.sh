@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# End to end: the SEV launch flow with the guest owner's own tool.
+# OVMF's AmdSev build boots the Debian kernel and initramfs with
+# kernel-hashes=on, paused; libvirt's virt-qemu-sev-validate checks
+# query-sev-launch-measure and builds a secret that is injected over QMP
+# and read back inside the guest. Negative cases: a tampered measurement,
+# a secret made with the wrong TIK, a kernel that does not match the
+# measured hashes. Prints one "PASS name" or "FAIL name: why" per case.
+set -euo pipefail
+source "$(dirname "$0")/../scripts/config.sh"
+source "$TOP/scripts/guest.sh"
+
+WORK=$BUILD_DIR/e2e-launch
+SECRET_AREA_GUID=4c2eb361-7d9b-4cc3-8081-127c90d3d294
+HASH_AREA_GUID=7255371f-3a3b-4b04-927b-1da6efa8d454
+SECRET_TEXT="sev-emulated e2e secret $$"
+TIMEOUT=300
+# OVMF stops without a word when a hash does not match: how long to wait
+# before concluding the guest will not boot (a good boot takes ~10 s).
+REFUSE_TIMEOUT=60
+
+pass() { echo "PASS $1"; }
+fail() {
+    echo "FAIL $1: $2"
+    if [ -n "${3:-}" ] && [ -f "$3" ]; then
+        echo "---- $3 ----"
+        cat "$3"
+        echo "---- end ----"
+    fi
+}
+
+setup() {
+    rm -rf "$WORK"
+    mkdir -p "$WORK"
+    GUEST_FIRMWARE=$ASSET_DIR/OVMF.amdsev.fd
+    read -r SECRET_BASE _ < <(python3 "$TOP/scripts/ovmf-table.py" "$GUEST_FIRMWARE" "$SECRET_AREA_GUID")
+    read -r HASH_BASE _ < <(python3 "$TOP/scripts/ovmf-table.py" "$GUEST_FIRMWARE" "$HASH_AREA_GUID")
+    GUEST_APPEND="console=ttyS0 sev_secret_area=$SECRET_BASE"
+    head -c 16 /dev/urandom > "$WORK/tik"
+    head -c 16 /dev/urandom > "$WORK/tek"
+    head -c 16 /dev/urandom > "$WORK/other-tik"
+    printf '%s' "$SECRET_TEXT" > "$WORK/secret.txt"
+}
+
+# launch DIR TIK [extra QEMU args]: start paused, measured.
+launch() {
+    local dir=$1 tik=$2
+    shift 2
+    mkdir -p "$dir"
+    start_guest "$dir" -object "sev-emulated,id=sev0,kernel-hashes=on,tik=$tik,tek=$WORK/tek" \
+        -machine confidential-guest-support=sev0 "$@"
+}
+
+# validate DIR TIK [MEASUREMENT] [extra tool args]: run the tool on DIR's launch.
+validate() {
+    local dir=$1 tik=$2 measure=${3:-} info
+    shift 3 || shift $#
+    info=$(qmp "$dir" query-sev)
+    [ -n "$measure" ] || measure=$(json_field "$(qmp "$dir" query-sev-launch-measure)" data)
+    sev_validate --measurement "$measure" \
+        --api-major "$(json_field "$info" api-major)" \
+        --api-minor "$(json_field "$info" api-minor)" \
+        --build-id "$(json_field "$info" build-id)" \
+        --policy "$(json_field "$info" policy)" \
+        --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL_FILE" \
+        --initrd "$ASSET_DIR/initrd.img" --cmdline "$GUEST_APPEND" \
+        --tik "$tik" --tek "$WORK/tek" "$@"
+}
+
+inject_args() {     # DIR: the sev-inject-launch-secret step for qmp.py
+    printf 'sev-inject-launch-secret {"packet-header": "%s", "secret": "%s"}' \
+        "$(cat "$1/header.b64")" "$(cat "$1/payload.b64")"
+}
+
+stop_guest() { kill "$GUEST_PID" 2>/dev/null || true; wait "$GUEST_PID" 2>/dev/null || true; }
+
+case_measured_boot() {
+    local name=e2e/measured-boot-and-secret dir=$WORK/good out
+    launch "$dir" "$WORK/tik"
+    if ! out=$(validate "$dir" "$WORK/tik" "" --inject-secret "luks-key:$WORK/secret.txt" \
+                   --secret-header "$dir/header.b64" --secret-payload "$dir/payload.b64" 2>&1); then
+        fail "$name" "virt-qemu-sev-validate rejected the measurement: $out"
+    elif ! qmp "$dir" "$(inject_args "$dir")" >/dev/null; then
+        fail "$name" "QEMU refused the secret built by virt-qemu-sev-validate"
+    else
+        timeout "$TIMEOUT" python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" cont @SHUTDOWN >/dev/null || true
+        if ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$dir/serial.log"; then
+            fail "$name" "the guest did not report SEV" "$dir/serial.log"
+        elif ! grep -qF "sev-emulated-init: secret: $SECRET_TEXT" "$dir/serial.log"; then
+            fail "$name" "the guest did not read the injected secret" "$dir/serial.log"
+        else
+            echo "  $out" | tr '\n' ' '; echo
+            pass "$name"
+        fi
+    fi
+    stop_guest
+}
+
+case_tampered_measurement() {
+    local name=e2e/tampered-measurement-rejected dir=$WORK/tampered measure bad out rc=0
+    launch "$dir" "$WORK/tik"
+    measure=$(json_field "$(qmp "$dir" query-sev-launch-measure)" data)
+    # Change one character of the MEASURE part (the first 43 characters)
+    bad=$(python3 -c 'import sys; m = sys.argv[1]; print(m[:10] + ("B" if m[10] != "B" else "C") + m[11:])' "$measure")
+    out=$(validate "$dir" "$WORK/tik" "$bad" 2>&1) || rc=$?
+    if [ "$rc" = 1 ] && [[ "$out" == *"Measurement does not match"* ]]; then
+        pass "$name"
+    else
+        fail "$name" "virt-qemu-sev-validate said (exit $rc): $out"
+    fi
+    stop_guest
+}
+
+case_wrong_tik_secret() {
+    local name=e2e/secret-with-wrong-tik-refused dir=$WORK/victim other=$WORK/other out
+    launch "$dir" "$WORK/tik"
+    local victim_pid=$GUEST_PID
+    # A packet made for another launch, whose TIK is not this guest's
+    launch "$other" "$WORK/other-tik"
+    validate "$other" "$WORK/other-tik" "" --inject-secret "luks-key:$WORK/secret.txt" \
+        --secret-header "$other/header.b64" --secret-payload "$other/payload.b64" >/dev/null
+    stop_guest
+    GUEST_PID=$victim_pid
+    if out=$(qmp "$dir" "$(inject_args "$other")" 2>&1); then
+        fail "$name" "QEMU accepted a packet made with another TIK"
+    elif [[ "$out" != *"MAC does not match"* ]]; then
+        fail "$name" "unexpected error: $out"
+    else
+        timeout "$TIMEOUT" python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" cont @SHUTDOWN >/dev/null || true
+        if grep -q "sev-emulated-init: secret:" "$dir/serial.log"; then
+            fail "$name" "the guest found a secret" "$dir/serial.log"
+        elif ! grep -q "sev-emulated-init: no secret table" "$dir/serial.log"; then
+            fail "$name" "the guest did not reach /init" "$dir/serial.log"
+        else
+            pass "$name"
+        fi
+    fi
+    stop_guest
+}
+
+# QEMU boots a kernel with one flipped byte, and the hashes table that
+# OVMF checks says the original kernel (written over the measured one
+# at reset, as a host could): OVMF must refuse to boot it.
+case_flipped_kernel() {
+    local name=e2e/flipped-kernel-refused-by-ovmf dir=$WORK/flipped rc=0
+    mkdir -p "$dir"
+    cp "$ASSET_DIR/vmlinuz" "$dir/vmlinuz"
+    python3 - "$dir/vmlinuz" "$ASSET_DIR/vmlinuz" "$dir/kernel-hash.bin" <<'PY'
+import hashlib, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1 << 20)
+    b = f.read(1)
+    f.seek(1 << 20)
+    f.write(bytes([b[0] ^ 0x01]))
+with open(sys.argv[2], "rb") as f, open(sys.argv[3], "wb") as out:
+    out.write(hashlib.sha256(f.read()).digest())
+PY
+    # Kernel hash: table GUID+length (18), cmdline and initrd entries
+    # (2 x 50), kernel entry GUID+length (18)
+    local hash_gpa=$((HASH_BASE + 18 + 100 + 18))
+    GUEST_KERNEL_FILE=$dir/vmlinuz boot_guest "$dir/serial.log" "$REFUSE_TIMEOUT" \
+        -object "sev-emulated,id=sev0,kernel-hashes=on,tik=$WORK/tik,tek=$WORK/tek" \
+        -machine confidential-guest-support=sev0 \
+        -device "loader,addr=$hash_gpa,file=$dir/kernel-hash.bin,force-raw=on" || rc=$?
+    if grep -q "EFI stub\|Linux version\|$INIT_MARKER" "$dir/serial.log"; then
+        fail "$name" "OVMF booted a kernel that does not match its hash" "$dir/serial.log"
+    elif [ "$rc" != 124 ]; then
+        fail "$name" "QEMU exited ($rc) instead of the guest stopping in OVMF" "$dir/serial.log"
+    else
+        pass "$name"
+    fi
+}
+
+main() {
+    # No QEMU outlives the script, whatever happens.
+    trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+    setup
+    case_measured_boot
+    case_tampered_measurement
+    case_wrong_tik_secret
+    case_flipped_kernel
+}
+
+main "$@"
