@@ -16,7 +16,7 @@ CONFIGURE_FLAGS=(
     --disable-install-blobs
     # The +ds tarball has no firmware blobs: use the Debian packages.
     --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
-    --disable-docs --disable-tools --disable-user
+    --enable-docs --disable-tools --disable-user
 )
 TARGETS=(
     qemu-system-x86_64

@@ -3,7 +3,8 @@
 #   1. checkpatch.pl on every patch of the series
 #   2. tests/qtest/sev-emulated-test (the series' own qtest)
 #   3. QEMU's generic x86_64 qtests that touch every type and command
-#   4. end to end with Debian guests (tests/e2e-*.sh): boots with and
+#   4. the Sphinx manual builds without warnings
+#   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
 #      without sev-emulated, and the launch flow with virt-qemu-sev-validate
 # Logs: build/logs/. Exits non-zero if anything failed.
 set -euo pipefail
@@ -60,6 +61,20 @@ run_qtest() {
     echo "$( [ "$rc" = 0 ] && echo PASS || echo FAIL ) qtest $name: $ok ok, $notok not ok, $((SECONDS - start)) s (log: $log)"
 }
 
+# The manual (with the QAPI reference): QEMU's build passes -W to Sphinx,
+# so any warning fails it.
+check_docs() {
+    local log=$LOG_DIR/docs.log start=$SECONDS
+    if ninja -C "$QEMU_BUILD" sphinxdocs >"$log" 2>&1 && ! grep -q WARNING "$log"; then
+        echo "PASS docs: Sphinx HTML manual, no warnings, $((SECONDS - start)) s"
+        record docs pass
+    else
+        echo "FAIL docs: Sphinx HTML manual (log: $log)"
+        grep -E 'WARNING|ERROR|error' "$log" | head -20
+        record docs fail
+    fi
+}
+
 run_e2e() {
     local line
     while IFS= read -r line; do
@@ -84,6 +99,8 @@ main() {
     for t in "${GENERIC_QTESTS[@]}"; do
         run_qtest "$t"
     done
+    echo "== docs"
+    check_docs
     echo "== end to end (Debian guests under TCG)"
     run_e2e
     echo "check: $((SECONDS - start)) s"

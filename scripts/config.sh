@@ -25,7 +25,7 @@ GUEST_KERNEL=boot/vmlinuz-6.12.95+deb12-amd64
 # Build dependencies: from bookworm, and meson/pycotap from backports.
 BUILD_DEPS=(libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev
     libgnutls28-dev nettle-dev ninja-build pkg-config flex bison python3-venv
-    dpkg-dev git ccache xz-utils cpio)
+    dpkg-dev git ccache xz-utils cpio python3-sphinx python3-sphinx-rtd-theme)
 BACKPORTS_DEPS=(meson python3-pycotap)
 # For the tests and the demo (firmware for the generic qtests).
 # virt-qemu-sev-validate imports lxml and cryptography without depending
