@@ -9,9 +9,12 @@
 #   make build   configure and build QEMU in build/qemu/build
 #   make export  build/qemu commits upstream..HEAD -> patches/
 #   make bench   time-to-/init with and without sev-emulated
+#   make check-asan    the series' qtest and a boot under ASan and UBSan
+#   make series-check  every patch: checkpatch, builds, passes its tests;
+#                      the series applies to pristine upstream sources
 
 SHELL := /bin/bash
-.PHONY: all demo check deps tree build assets export bench clean
+.PHONY: all demo check check-asan series-check deps tree build assets export bench clean
 
 all: check
 
@@ -35,6 +38,12 @@ demo: build assets
 
 bench: build assets
 	@scripts/bench.sh
+
+check-asan: tree assets
+	@scripts/check-asan.sh
+
+series-check: tree
+	@scripts/series-check.sh
 
 export:
 	@scripts/export.sh

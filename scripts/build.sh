@@ -4,6 +4,14 @@
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
+# Hash paths relative to the QEMU tree, so that other clones and trees
+# (CI's fresh clone, series-check's worktree) hit the same ccache entries.
+export CCACHE_BASEDIR=$QEMU_TREE CCACHE_NOHASHDIR=true
+
+# One log pair per build directory (build, build-asan).
+BUILD_LOG=$LOG_DIR/$(basename "$QEMU_BUILD").log
+CONFIGURE_LOG=$LOG_DIR/configure-$(basename "$QEMU_BUILD").log
+
 CONFIGURE_FLAGS=(
     --python=/usr/bin/python3
     # Debian's ccache wrappers: configure passes CC to meson explicitly,
@@ -34,13 +42,13 @@ configure_if_needed() {
         echo "build: already configured, skipping configure"
         return 0
     fi
-    echo "build: configuring (log: $LOG_DIR/configure.log)"
+    echo "build: configuring (log: $CONFIGURE_LOG)"
     rm -rf "$QEMU_BUILD"
     mkdir -p "$QEMU_BUILD" "$LOG_DIR"
     # shellcheck disable=SC2086
     if ! (cd "$QEMU_BUILD" && ../configure "${CONFIGURE_FLAGS[@]}" ${QEMU_EXTRA_CONFIGURE:-}) \
-            >"$LOG_DIR/configure.log" 2>&1; then
-        tail -30 "$LOG_DIR/configure.log"
+            >"$CONFIGURE_LOG" 2>&1; then
+        tail -30 "$CONFIGURE_LOG"
         exit 1
     fi
     echo "$want" > "$stamp"
@@ -52,16 +60,16 @@ build() {
     [ -f "$QEMU_TREE/tests/qtest/sev-emulated-test.c" ] || targets=("${targets[@]:0:1}" "${targets[@]:2}")
     # ninja always reruns a few generators (qemu-version.h) that change
     # nothing, so run it and report what it compiled or linked.
-    if ! ninja -C "$QEMU_BUILD" "${targets[@]}" >"$LOG_DIR/build.log" 2>&1; then
-        grep -E 'error|Error' "$LOG_DIR/build.log" | head -30
-        tail -20 "$LOG_DIR/build.log"
+    if ! ninja -C "$QEMU_BUILD" "${targets[@]}" >"$BUILD_LOG" 2>&1; then
+        grep -E 'error|Error' "$BUILD_LOG" | head -30
+        tail -20 "$BUILD_LOG"
         exit 1
     fi
-    steps=$(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$LOG_DIR/build.log" || true)
+    steps=$(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$BUILD_LOG" || true)
     if [ "$steps" = 0 ]; then
         echo "build: up to date, nothing rebuilt"
     else
-        echo "build: compiled/linked $steps file(s) in $((SECONDS - start)) s (log: $LOG_DIR/build.log)"
+        echo "build: compiled/linked $steps file(s) in $((SECONDS - start)) s (log: $BUILD_LOG)"
     fi
 }
 

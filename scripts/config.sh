@@ -35,8 +35,8 @@ TEST_DEPS=(python3 seabios ipxe-qemu libvirt-clients-qemu python3-libvirt
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$TOP/build
-QEMU_TREE=$BUILD_DIR/qemu
-QEMU_BUILD=$QEMU_TREE/build
+QEMU_TREE=${QEMU_TREE:-$BUILD_DIR/qemu}
+QEMU_BUILD=${QEMU_BUILD:-$QEMU_TREE/build}
 QEMU_BIN=$QEMU_BUILD/qemu-system-x86_64
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/sev-emulated
 APT_DIR=$CACHE_DIR/apt

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# make series-check: the series as a QEMU maintainer would check it.
+#   - checkpatch.pl: no errors, no warnings, on every patch
+#   - the series applies (git apply --check, patch after patch) to the
+#     pristine upstream sources: the orig tarball, without Debian's patches
+#   - every patch builds on its own and passes the tests that exist at
+#     that point (sev-emulated-test, qom-test, qmp-cmd-test): bisectable
+#   - MAINTAINERS covers every file the series adds
+# Prints "N passed, N failed"; exits non-zero on any failure.
+# With --quick, the per-patch builds are left out.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+PRISTINE=$BUILD_DIR/pristine
+BISECT_TREE=$BUILD_DIR/qemu-bisect
+
+passed=0
+failed=0
+result() {      # result pass|fail WHAT
+    if [ "$1" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    echo "$( [ "$1" = pass ] && echo PASS || echo FAIL ) $2"
+}
+
+series() { sed -e '/^#/d' -e '/^$/d' "$TOP/patches/series"; }
+
+check_checkpatch() {
+    local p out
+    for p in $(series); do
+        out=$(cd "$QEMU_TREE" && perl scripts/checkpatch.pl -q "$TOP/patches/$p" 2>&1 || true)
+        if [ -z "$out" ]; then result pass "checkpatch $p"; else result fail "checkpatch $p"; echo "$out"; fi
+    done
+}
+
+check_pristine_apply() {
+    local p ok=pass
+    if [ ! -d "$PRISTINE/.git" ]; then
+        echo "series-check: unpacking the pristine orig tarball in $PRISTINE"
+        rm -rf "$PRISTINE"
+        mkdir -p "$PRISTINE"
+        tar -xf "$CACHE_DIR/source/$QEMU_ORIG_TARBALL" -C "$PRISTINE" --strip-components=1
+        git -C "$PRISTINE" init -q
+        git -C "$PRISTINE" add -A
+        git -C "$PRISTINE" -c user.name=series-check -c user.email=series-check@localhost \
+            commit -q -m pristine
+    fi
+    git -C "$PRISTINE" reset -q --hard
+    git -C "$PRISTINE" clean -q -fdx
+    for p in $(series); do
+        if git -C "$PRISTINE" apply --check "$TOP/patches/$p" 2>"$LOG_DIR/pristine-apply.log"; then
+            git -C "$PRISTINE" apply "$TOP/patches/$p"
+        else
+            ok=fail
+            cat "$LOG_DIR/pristine-apply.log"
+            break
+        fi
+    done
+    result "$ok" "series applies to pristine upstream $QEMU_ORIG_TARBALL"
+    git -C "$PRISTINE" reset -q --hard
+    git -C "$PRISTINE" clean -q -fdx
+}
+
+check_maintainers() {
+    local f missing=""
+    for f in $(git -C "$QEMU_TREE" diff --name-only --diff-filter=A upstream..HEAD); do
+        (cd "$QEMU_TREE" && perl scripts/get_maintainer.pl -f "$f" --no-git-fallback 2>/dev/null \
+            | grep -qv '^qemu-devel@nongnu.org') || missing="$missing $f"
+    done
+    if [ -z "$missing" ]; then
+        result pass "MAINTAINERS covers the files the series adds"
+    else
+        result fail "MAINTAINERS does not cover:$missing"
+    fi
+}
+
+# run_qtest NAME: 0 if it passes (or does not exist yet at this patch)
+run_qtest() {
+    [ -x "$QEMU_BUILD/tests/qtest/$1" ] || return 0
+    (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 "./tests/qtest/$1") \
+        >"$LOG_DIR/bisect-$1.log" 2>&1
+}
+
+check_bisect() {
+    local commits c n=0 subject t ok
+    rm -rf "$BISECT_TREE"
+    git -C "$QEMU_TREE" worktree prune
+    git -C "$QEMU_TREE" worktree add -q --detach "$BISECT_TREE" upstream
+    commits=$(git -C "$QEMU_TREE" rev-list --reverse upstream..HEAD)
+    for c in $commits; do
+        n=$((n + 1))
+        subject=$(git -C "$QEMU_TREE" log -1 --format=%s "$c")
+        git -C "$BISECT_TREE" checkout -q --detach "$c"
+        ok=pass
+        if ! QEMU_TREE=$BISECT_TREE QEMU_BUILD=$BISECT_TREE/build "$TOP/scripts/build.sh" >"$LOG_DIR/bisect-build-$n.log" 2>&1; then
+            ok=fail
+            tail -20 "$LOG_DIR/bisect-build-$n.log"
+        else
+            for t in sev-emulated-test qom-test qmp-cmd-test; do
+                QEMU_BUILD=$BISECT_TREE/build run_qtest "$t" || { ok=fail; echo "  $t failed (log: $LOG_DIR/bisect-$t.log)"; }
+            done
+        fi
+        result "$ok" "patch $n builds and passes its tests: $subject"
+    done
+    git -C "$QEMU_TREE" worktree remove --force "$BISECT_TREE"
+}
+
+main() {
+    local start=$SECONDS
+    mkdir -p "$LOG_DIR"
+    check_checkpatch
+    check_pristine_apply
+    check_maintainers
+    # --quick: leave out the build of every patch (minutes per patch)
+    [ "${1:-}" = --quick ] || check_bisect
+    echo "series-check: $((SECONDS - start)) s"
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
+main "$@"
