@@ -47,6 +47,8 @@ create_upstream() {
     # debian/ is packaging, not QEMU: leave it out of the tree we patch.
     rm -rf "$tmp/debian" "$tmp/.pc"
     git -C "$tmp" init -q -b master
+    # Build directories other than build/ (which QEMU ignores already)
+    echo "/build-*/" >> "$tmp/.git/info/exclude"
     mv "$tmp" "$QEMU_TREE"
     tree_git add -A .
     tree_git commit -q -m "upstream: QEMU $QEMU_DEB_VERSION (Debian source, patches applied)"
