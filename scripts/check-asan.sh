@@ -10,7 +10,7 @@ export QEMU_BUILD=$QEMU_TREE/build-asan
 export QEMU_BIN=$QEMU_BUILD/qemu-system-x86_64
 export QEMU_EXTRA_CONFIGURE="--enable-asan --enable-ubsan"
 REPORTS=$LOG_DIR/asan
-export ASAN_OPTIONS="log_path=$REPORTS/asan:detect_leaks=1"
+export ASAN_OPTIONS="log_path=$REPORTS/asan:detect_leaks=1:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1"
 
 main() {
@@ -27,10 +27,12 @@ main() {
     echo "== end-to-end boot under ASan/UBSan"
     "$TOP/tests/e2e-boot.sh" | grep -E '^(PASS|FAIL) ' || rc=1
 
-    reports=$(find "$REPORTS" -type f | wc -l)
+    # Every QEMU process writes a file, if only to warn that ASan does not
+    # fully support the coroutines' swapcontext: count real reports.
+    reports=$({ grep -lE 'ERROR: |runtime error' "$REPORTS"/* 2>/dev/null || true; } | wc -l)
     echo "sanitizer reports: $reports (in $REPORTS)"
     if [ "$reports" != 0 ]; then
-        head -50 "$REPORTS"/*
+        grep -lE 'ERROR: |runtime error' "$REPORTS"/* | xargs head -40
         rc=1
     fi
     [ "$rc" = 0 ] && echo "check-asan: OK" || echo "check-asan: FAILED"
