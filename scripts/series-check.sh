@@ -84,6 +84,9 @@ check_bisect() {
     rm -rf "$BISECT_TREE"
     git -C "$QEMU_TREE" worktree prune
     git -C "$QEMU_TREE" worktree add -q --detach "$BISECT_TREE" upstream
+    # Sources that QEMU's .gitignore keeps out of git (subprojects unpacked
+    # from the tarball): meson would try to fetch them otherwise.
+    cp -a "$QEMU_TREE/subprojects/." "$BISECT_TREE/subprojects/"
     commits=$(git -C "$QEMU_TREE" rev-list --reverse upstream..HEAD)
     for c in $commits; do
         n=$((n + 1))

@@ -50,7 +50,8 @@ create_upstream() {
     # Build directories other than build/ (which QEMU ignores already)
     echo "/build-*/" >> "$tmp/.git/info/exclude"
     mv "$tmp" "$QEMU_TREE"
-    tree_git add -A .
+    # -f: the tarball's subprojects/ are in QEMU's .gitignore
+    tree_git add -f -A .
     tree_git commit -q -m "upstream: QEMU $QEMU_DEB_VERSION (Debian source, patches applied)"
     tree_git tag upstream
 }
