@@ -8,9 +8,10 @@ source "$(dirname "$0")/config.sh"
 # (CI's fresh clone, series-check's worktree) hit the same ccache entries.
 export CCACHE_BASEDIR=$QEMU_TREE CCACHE_NOHASHDIR=true
 
-# One log pair per build directory (build, build-asan).
-BUILD_LOG=$LOG_DIR/$(basename "$QEMU_BUILD").log
-CONFIGURE_LOG=$LOG_DIR/configure-$(basename "$QEMU_BUILD").log
+# One log pair per tree and build directory: qemu-build (make build),
+# qemu-build-asan (check-asan), qemu-bisect-build (series-check).
+BUILD_LOG=$LOG_DIR/$(basename "$QEMU_TREE")-$(basename "$QEMU_BUILD").log
+CONFIGURE_LOG=$LOG_DIR/configure-$(basename "$QEMU_TREE")-$(basename "$QEMU_BUILD").log
 
 CONFIGURE_FLAGS=(
     --python=/usr/bin/python3
