@@ -12,9 +12,11 @@
 #   make check-asan    the series' qtest and a boot under ASan and UBSan
 #   make series-check  every patch: checkpatch, builds, passes its tests;
 #                      the series applies to pristine upstream sources
+#   make check-hosts   cross-build for an aarch64 host; run it under
+#                      qemu-user: it links and lists sev-emulated
 
 SHELL := /bin/bash
-.PHONY: all demo check check-asan series-check deps tree build assets export bench clean
+.PHONY: all demo check check-asan series-check check-hosts deps tree build assets export bench clean
 
 all: check
 
@@ -44,6 +46,12 @@ check-asan: tree assets
 
 series-check: tree
 	@scripts/series-check.sh
+
+# Builds build/qemu's HEAD as it is (someone may be editing it): not
+# through make tree, which would refuse or reset it. Installs its cross
+# packages itself: make check does not need them.
+check-hosts: deps
+	@scripts/check-hosts.sh
 
 export:
 	@scripts/export.sh

@@ -33,6 +33,22 @@ BACKPORTS_DEPS=(meson python3-pycotap)
 TEST_DEPS=(python3 seabios ipxe-qemu libvirt-clients-qemu python3-libvirt
     python3-lxml python3-cryptography)
 
+# make check-hosts: qemu-system-x86_64 cross-built for an aarch64 Linux
+# host, with Debian's cross compiler and bookworm's arm64 libraries
+# (multiarch), installed only when check-hosts runs. Debian's
+# qemu-user-static runs the result.
+HOSTS_DPKG_ARCH=arm64
+HOSTS_CROSS_PREFIX=aarch64-linux-gnu-
+HOSTS_DEPS=(gcc-aarch64-linux-gnu qemu-user-static file)
+# Installed as :arm64. pkgconf:arm64 provides aarch64-linux-gnu-pkg-config.
+HOSTS_ARCH_DEPS=(libc6-dev libglib2.0-dev libpixman-1-dev zlib1g-dev
+    libslirp-dev libgnutls28-dev nettle-dev libfdt1 pkgconf)
+# libfdt-dev is not Multi-Arch: same, so its arm64 build cannot be
+# installed beside the amd64 one: downloaded at libfdt1:arm64's version
+# and unpacked aside.
+HOSTS_FDT_DEV=libfdt-dev
+HOSTS_FDT_LIB=libfdt1
+
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$TOP/build
 QEMU_TREE=${QEMU_TREE:-$BUILD_DIR/qemu}
