@@ -33,6 +33,7 @@ TARGETS=(
     tests/qtest/qom-test
     tests/qtest/device-introspect-test
     tests/qtest/qmp-cmd-test
+    tests/unit/test-crypto-cipher
 )
 
 configure_if_needed() {

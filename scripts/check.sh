@@ -2,7 +2,8 @@
 # Run every test against the built tree and print "N passed, N failed".
 #   1. checkpatch.pl on every patch of the series
 #   2. tests/qtest/sev-emulated-test (the series' own qtest)
-#   3. QEMU's generic x86_64 qtests that touch every type and command
+#   3. QEMU's generic x86_64 qtests that touch every type and command,
+#      and the unit tests of what the series changes elsewhere (crypto)
 #   4. the Sphinx manual builds without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
 #      without sev-emulated, and the launch flow with virt-qemu-sev-validate
@@ -11,6 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
 GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
+# QEMU's unit tests of code the series changes outside the SEV files
+UNIT_TESTS=(test-crypto-cipher)
 
 passed=0
 failed=0
@@ -40,11 +43,13 @@ check_patches() {
     done
 }
 
-# run_qtest NAME: run one qtest binary, count its TAP results.
+# run_qtest NAME [DIR]: run one test binary of tests/DIR (qtest by
+# default), count its TAP results.
 run_qtest() {
-    local name=$1 log=$LOG_DIR/qtest-$1.log rc=0 ok notok start=$SECONDS
+    local name=$1 dir=${2:-qtest} log=$LOG_DIR/${2:-qtest}-$1.log rc=0 ok notok
+    local start=$SECONDS
     (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-        timeout 1200 "./tests/qtest/$name") >"$log" 2>&1 || rc=$?
+        timeout 1200 "./tests/$dir/$name") >"$log" 2>&1 || rc=$?
     ok=$(grep -c '^ok ' "$log" || true)
     notok=$(grep -c '^not ok ' "$log" || true)
     passed=$((passed + ok))
@@ -58,7 +63,7 @@ run_qtest() {
         record "$name (exit status $rc)" fail
         tail -20 "$log"
     fi
-    echo "$( [ "$rc" = 0 ] && echo PASS || echo FAIL ) qtest $name: $ok ok, $notok not ok, $((SECONDS - start)) s (log: $log)"
+    echo "$( [ "$rc" = 0 ] && echo PASS || echo FAIL ) $dir $name: $ok ok, $notok not ok, $((SECONDS - start)) s (log: $log)"
 }
 
 # The manual (with the QAPI reference): QEMU's build passes -W to Sphinx,
@@ -98,6 +103,10 @@ main() {
     echo "== generic x86_64 qtests"
     for t in "${GENERIC_QTESTS[@]}"; do
         run_qtest "$t"
+    done
+    echo "== unit tests"
+    for t in "${UNIT_TESTS[@]}"; do
+        run_qtest "$t" unit
     done
     echo "== docs"
     check_docs

@@ -7,6 +7,8 @@ QEMU_DEB_VERSION=1:10.2.2+ds-1
 QEMU_ORIG_TARBALL=qemu_10.2.2+ds.orig.tar.xz
 QEMU_ORIG_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 QEMU_SOURCE_SUITE=sid
+# The series as posted: its version goes into every subject line.
+SERIES_PREFIX="PATCH v2"
 
 # Guest assets: Debian binary packages, downloaded and unpacked, never
 # installed. Format: package version sha256-of-the-.deb

@@ -27,9 +27,11 @@ main() {
 
     say "== 1. QEMU $("$QEMU_BIN" --version | head -n 1 | awk '{print $4}') + the sev-emulated series, TCG (no KVM, no SEV hardware)"
     say "   OVMF.amdsev (Debian ovmf-amdsev), Debian kernel ${GUEST_KERNEL##*vmlinuz-}, busybox initramfs"
-    say "   -object sev-emulated,id=sev0,kernel-hashes=on,tik=tik,tek=tek  (random keys), paused with -S"
+    say "   -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek"
+    say "   (random keys in -object secret), paused with -S"
     start_guest "$DEMO_DIR" \
-        -object "sev-emulated,id=sev0,kernel-hashes=on,tik=$DEMO_DIR/tik,tek=$DEMO_DIR/tek" \
+        -object "secret,id=tik,file=$DEMO_DIR/tik" -object "secret,id=tek,file=$DEMO_DIR/tek" \
+        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
         -machine confidential-guest-support=sev0
     info=$(qmp "$DEMO_DIR" query-sev)
     say "   query-sev: $info"

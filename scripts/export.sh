@@ -12,6 +12,7 @@ write_cover_letter() {
     local out=$1 text=$1/cover-letter.txt
     [ -f "$text" ] || return 0
     git -C "$QEMU_TREE" format-patch -q --zero-commit --no-signature \
+        --subject-prefix="$SERIES_PREFIX" \
         --cover-letter --numbered -o "$out/.cover" upstream..HEAD
     python3 - "$out/.cover/0000-cover-letter.patch" "$text" \
         "$out/0000-cover-letter.patch" "$(wc -l < "$out/series")" <<'PY'
@@ -35,7 +36,7 @@ main() {
     mkdir -p "$out"
     find "$out" -name '[0-9][0-9][0-9][0-9]-*.patch' -delete
     git -C "$QEMU_TREE" format-patch -q --zero-commit --no-signature \
-        --numbered -o "$out" upstream..HEAD
+        --subject-prefix="$SERIES_PREFIX" --numbered -o "$out" upstream..HEAD
     (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch > series)
     write_cover_letter "$out"
     echo "export: $(wc -l < "$out/series") patch(es) in patches/ (see patches/series)"

@@ -47,7 +47,8 @@ launch() {
     local dir=$1 tik=$2
     shift 2
     mkdir -p "$dir"
-    start_guest "$dir" -object "sev-emulated,id=sev0,kernel-hashes=on,tik=$tik,tek=$WORK/tek" \
+    start_guest "$dir" -object "secret,id=tik,file=$tik" -object "secret,id=tek,file=$WORK/tek" \
+        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
         -machine confidential-guest-support=sev0 "$@"
 }
 
@@ -159,7 +160,8 @@ PY
     # (2 x 50), kernel entry GUID+length (18)
     local hash_gpa=$((HASH_BASE + 18 + 100 + 18))
     GUEST_KERNEL_FILE=$dir/vmlinuz boot_guest "$dir/serial.log" "$REFUSE_TIMEOUT" \
-        -object "sev-emulated,id=sev0,kernel-hashes=on,tik=$WORK/tik,tek=$WORK/tek" \
+        -object "secret,id=tik,file=$WORK/tik" -object "secret,id=tek,file=$WORK/tek" \
+        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
         -machine confidential-guest-support=sev0 \
         -device "loader,addr=$hash_gpa,file=$dir/kernel-hash.bin,force-raw=on" || rc=$?
     if grep -q "EFI stub\|Linux version\|$INIT_MARKER" "$dir/serial.log"; then
