@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configure (once) and build qemu-system-x86_64 and the qtests we run,
 # with ccache. Extra configure flags: QEMU_EXTRA_CONFIGURE.
+# QEMU_VARIANT=nokvm builds the same tree without KVM, as QEMU is built
+# for hosts whose KVM cannot run x86 guests, with what its tests need.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
@@ -13,19 +15,24 @@ export CCACHE_BASEDIR=$QEMU_TREE CCACHE_NOHASHDIR=true
 BUILD_LOG=$LOG_DIR/$(basename "$QEMU_TREE")-$(basename "$QEMU_BUILD").log
 CONFIGURE_LOG=$LOG_DIR/configure-$(basename "$QEMU_TREE")-$(basename "$QEMU_BUILD").log
 
+if [ "${QEMU_VARIANT:-}" = nokvm ]; then
+    ACCEL_FLAGS=(--disable-kvm --enable-tcg) DOCS_FLAG=--disable-docs
+else
+    ACCEL_FLAGS=(--enable-kvm --enable-tcg) DOCS_FLAG=--enable-docs
+fi
 CONFIGURE_FLAGS=(
     --python=/usr/bin/python3
     # Debian's ccache wrappers: configure passes CC to meson explicitly,
     # so meson would not add ccache by itself.
     --cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++
     --target-list=x86_64-softmmu
-    --enable-kvm --enable-tcg
+    "${ACCEL_FLAGS[@]}"
     --enable-gnutls --enable-nettle
     --enable-slirp --enable-fdt=system
     --disable-install-blobs
     # The +ds tarball has no firmware blobs: use the Debian packages.
     --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
-    --enable-docs --disable-tools --disable-user
+    "$DOCS_FLAG" --disable-tools --disable-user
 )
 TARGETS=(
     qemu-system-x86_64
@@ -35,6 +42,7 @@ TARGETS=(
     tests/qtest/qmp-cmd-test
     tests/unit/test-crypto-cipher
 )
+[ "${QEMU_VARIANT:-}" = nokvm ] && TARGETS=(qemu-system-x86_64 tests/qtest/sev-emulated-test)
 
 configure_if_needed() {
     local want have stamp=$QEMU_BUILD/.configure-flags

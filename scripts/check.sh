@@ -7,6 +7,8 @@
 #   4. the Sphinx manual builds without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
 #      without sev-emulated, and the launch flow with virt-qemu-sev-validate
+#   6. the series built without KVM (build/qemu/build-nokvm): the qtest
+#      and an SEV boot on that binary
 # Logs: build/logs/. Exits non-zero if anything failed.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
@@ -43,12 +45,14 @@ check_patches() {
     done
 }
 
-# run_qtest NAME [DIR]: run one test binary of tests/DIR (qtest by
-# default), count its TAP results.
+# run_qtest NAME [DIR [BUILD]]: run one test binary of tests/DIR (qtest
+# by default) of the build directory BUILD ($QEMU_BUILD by default),
+# count its TAP results.
 run_qtest() {
-    local name=$1 dir=${2:-qtest} log=$LOG_DIR/${2:-qtest}-$1.log rc=0 ok notok
+    local name=$1 dir=${2:-qtest} build=${3:-$QEMU_BUILD} rc=0 ok notok
+    local log=$LOG_DIR/${2:-qtest}-$1$([ -n "${3:-}" ] && echo "-$(basename "$3")").log
     local start=$SECONDS
-    (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+    (cd "$build" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
         timeout 1200 "./tests/$dir/$name") >"$log" 2>&1 || rc=$?
     ok=$(grep -c '^ok ' "$log" || true)
     notok=$(grep -c '^not ok ' "$log" || true)
@@ -78,6 +82,37 @@ check_docs() {
         grep -E 'WARNING|ERROR|error' "$log" | head -20
         record docs fail
     fi
+}
+
+# The same series without KVM (--disable-kvm), as on hosts where KVM
+# cannot run x86 guests: it must build, have sev-emulated, pass the
+# series' qtest and boot an SEV guest.
+check_without_kvm() {
+    local build=$QEMU_TREE/build-nokvm start=$SECONDS line accels
+    if ! QEMU_VARIANT=nokvm QEMU_BUILD=$build "$TOP/scripts/build.sh"; then
+        echo "FAIL build without KVM"
+        record "build without KVM" fail
+        return
+    fi
+    accels=$("$build/qemu-system-x86_64" -accel help | tail -n +2 | tr '\n' ' ')
+    if grep -q '^#define CONFIG_KVM' "$build/x86_64-softmmu-config-target.h" ||
+       [[ "$accels" == *kvm* ]]; then
+        echo "FAIL build without KVM: it has KVM (accelerators: $accels)"
+        record "build without KVM" fail
+        return
+    fi
+    echo "PASS build without KVM: accelerators ${accels}($((SECONDS - start)) s)"
+    record "build without KVM" pass
+    run_qtest sev-emulated-test qtest "$build"
+    while IFS= read -r line; do
+        echo "$line"
+        case "$line" in
+            "PASS "*) record "${line#PASS }" pass ;;
+            "FAIL "*) record "${line#FAIL }" fail ;;
+        esac
+    done < <(QEMU_BUILD=$build E2E_BOOT_CASES=sev E2E_NAME_SUFFIX=-without-kvm \
+                 "$TOP/tests/e2e-boot.sh" 2>&1 ||
+             echo "FAIL e2e-boot.sh without KVM: exited with an error")
 }
 
 run_e2e() {
@@ -112,6 +147,8 @@ main() {
     check_docs
     echo "== end to end (Debian guests under TCG)"
     run_e2e
+    echo "== the series built without KVM"
+    check_without_kvm
     echo "check: $((SECONDS - start)) s"
     if [ "$failed" -gt 0 ]; then
         printf 'failed: %s\n' "${failures[@]}"

@@ -35,6 +35,10 @@ main() {
     local out=$TOP/patches
     mkdir -p "$out"
     find "$out" -name '[0-9][0-9][0-9][0-9]-*.patch' -delete
+    # tree.sh sets diff.renames=copies in the tree: a patch that moves
+    # code to a new file shows the move, not a new file whose every
+    # (pre-existing) line checkpatch would judge.
+    git -C "$QEMU_TREE" config diff.renames copies
     git -C "$QEMU_TREE" format-patch -q --zero-commit --no-signature \
         --subject-prefix="$SERIES_PREFIX" --numbered -o "$out" upstream..HEAD
     (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch > series)

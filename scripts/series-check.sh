@@ -61,7 +61,7 @@ check_pristine_apply() {
 
 check_maintainers() {
     local f missing=""
-    for f in $(git -C "$QEMU_TREE" diff --name-only --diff-filter=A upstream..HEAD); do
+    for f in $(git -C "$QEMU_TREE" diff --no-renames --name-only --diff-filter=A upstream..HEAD); do
         (cd "$QEMU_TREE" && perl scripts/get_maintainer.pl -f "$f" --no-git-fallback 2>/dev/null \
             | grep -qv '^qemu-devel@nongnu.org') || missing="$missing $f"
     done

@@ -47,6 +47,10 @@ create_upstream() {
     # debian/ is packaging, not QEMU: leave it out of the tree we patch.
     rm -rf "$tmp/debian" "$tmp/.pc"
     git -C "$tmp" init -q -b master
+    # Diffs (format-patch, log -p) show code moved to a new file as a
+    # copy, so that checkpatch and reviewers see what changed, not every
+    # moved line as new; patch ids then agree with patches/ everywhere.
+    git -C "$tmp" config diff.renames copies
     # Build directories other than build/ (which QEMU ignores already)
     echo "/build-*/" >> "$tmp/.git/info/exclude"
     mv "$tmp" "$QEMU_TREE"
