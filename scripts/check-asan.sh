@@ -12,6 +12,8 @@ export QEMU_EXTRA_CONFIGURE="--enable-asan --enable-ubsan"
 REPORTS=$LOG_DIR/asan
 export ASAN_OPTIONS="log_path=$REPORTS/asan:detect_leaks=1:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1"
+# Known leaks of upstream QEMU, each explained in the file
+export LSAN_OPTIONS="suppressions=$TOP/tests/lsan-suppressions.txt"
 
 main() {
     local rc=0 reports
