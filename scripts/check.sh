@@ -88,7 +88,7 @@ check_docs() {
 # cannot run x86 guests: it must build, have sev-emulated, pass the
 # series' qtest and boot an SEV guest.
 check_without_kvm() {
-    local build=$QEMU_TREE/build-nokvm start=$SECONDS line accels
+    local build=$QEMU_TREE/build-nokvm start=$SECONDS accels
     if ! QEMU_VARIANT=nokvm QEMU_BUILD=$build "$TOP/scripts/build.sh"; then
         echo "FAIL build without KVM"
         record "build without KVM" fail
@@ -104,18 +104,13 @@ check_without_kvm() {
     echo "PASS build without KVM: accelerators ${accels}($((SECONDS - start)) s)"
     record "build without KVM" pass
     run_qtest sev-emulated-test qtest "$build"
-    while IFS= read -r line; do
-        echo "$line"
-        case "$line" in
-            "PASS "*) record "${line#PASS }" pass ;;
-            "FAIL "*) record "${line#FAIL }" fail ;;
-        esac
-    done < <(QEMU_BUILD=$build E2E_BOOT_CASES=sev E2E_NAME_SUFFIX=-without-kvm \
-                 "$TOP/tests/e2e-boot.sh" 2>&1 ||
-             echo "FAIL e2e-boot.sh without KVM: exited with an error")
+    record_lines < <(QEMU_BUILD=$build E2E_BOOT_CASES=sev E2E_NAME_SUFFIX=-without-kvm \
+                         "$TOP/tests/e2e-boot.sh" 2>&1 ||
+                     echo "FAIL e2e-boot.sh without KVM: exited with an error")
 }
 
-run_e2e() {
+# record_lines: echo stdin, recording its "PASS name" and "FAIL name" lines
+record_lines() {
     local line
     while IFS= read -r line; do
         echo "$line"
@@ -123,9 +118,13 @@ run_e2e() {
             "PASS "*) record "${line#PASS }" pass ;;
             "FAIL "*) record "${line#FAIL }" fail ;;
         esac
-    done < <(for t in "$TOP"/tests/e2e-*.sh; do
-                 "$t" 2>&1 || echo "FAIL $(basename "$t"): exited with an error"
-             done)
+    done
+}
+
+run_e2e() {
+    record_lines < <(for t in "$TOP"/tests/e2e-*.sh; do
+                         "$t" 2>&1 || echo "FAIL $(basename "$t"): exited with an error"
+                     done)
 }
 
 main() {
