@@ -1,7 +1,16 @@
 # Private apt configuration: reads the archive URI from the machine's own
 # apt sources and adds suites (bookworm-backports, sid) only in a private
 # list under the cache, so the system's sources are never changed.
-# Sourced; defines apt_private.
+# Sourced; defines apt_private, and missing, which lists the packages
+# among its arguments that are not installed.
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
+            || printf '%s\n' "$p"
+    done
+}
 
 archive_uri() {
     local uri=""

@@ -15,6 +15,7 @@
 # Logs: build/logs/.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
+source "$TOP/scripts/apt-private.sh"
 
 HOSTS_TREE=$BUILD_DIR/qemu-hosts
 HOSTS_BUILD=$HOSTS_TREE/build-aarch64
@@ -60,14 +61,6 @@ timed() {       # timed NAME COMMAND...: run a setup step, print its time
     shift
     "$@"
     echo "   $name: $((SECONDS - start)) s"
-}
-
-missing() {
-    local p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
-            || printf '%s\n' "$p"
-    done
 }
 
 need_root() {

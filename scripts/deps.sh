@@ -4,14 +4,6 @@ set -euo pipefail
 source "$(dirname "$0")/config.sh"
 source "$TOP/scripts/apt-private.sh"
 
-missing() {
-    local p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
-            || printf '%s\n' "$p"
-    done
-}
-
 meson_new_enough() {
     command -v meson >/dev/null && dpkg --compare-versions "$(meson --version)" ge 1.5
 }
