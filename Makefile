@@ -7,7 +7,10 @@
 # Development:
 #   make tree    build/qemu = QEMU 10.2.2 (commit/tag "upstream") + patches/
 #   make build   configure and build QEMU in build/qemu/build
-#   make export  build/qemu commits upstream..HEAD -> patches/
+#   make libvirt-tree   build/libvirt = libvirt 11.3.0 + patches/libvirt/
+#   make libvirt-build  configure and build libvirt in build/libvirt/build
+#   make export  build/qemu commits upstream..HEAD -> patches/, and
+#                build/libvirt's -> patches/libvirt/
 #   make bench   time-to-/init with and without sev-emulated
 #   make check-asan    the series' qtest and a boot under ASan and UBSan
 #   make series-check  every patch: checkpatch, builds, passes its tests;
@@ -16,7 +19,8 @@
 #                      qemu-user: it links and lists sev-emulated
 
 SHELL := /bin/bash
-.PHONY: all demo check check-asan series-check check-hosts deps tree build assets export bench clean
+.PHONY: all demo check check-asan series-check check-hosts deps tree build \
+	libvirt-tree libvirt-build assets export bench clean
 
 all: check
 
@@ -29,10 +33,16 @@ tree: deps
 build: tree
 	@scripts/build.sh
 
+libvirt-tree: deps
+	@scripts/tree.sh libvirt
+
+libvirt-build: libvirt-tree
+	@scripts/build-libvirt.sh
+
 assets: deps
 	@scripts/assets.sh
 
-check: build assets
+check: build libvirt-build assets
 	@scripts/check.sh
 
 demo: build assets
@@ -54,7 +64,8 @@ check-hosts: deps
 	@scripts/check-hosts.sh
 
 export:
-	@scripts/export.sh
+	@scripts/export.sh qemu
+	@if [ -d build/libvirt/.git ]; then scripts/export.sh libvirt; fi
 
 clean:
 	rm -rf build

@@ -51,6 +51,27 @@ HOSTS_ARCH_DEPS=(libc6-dev libglib2.0-dev libpixman-1-dev zlib1g-dev
 HOSTS_FDT_DEV=libfdt-dev
 HOSTS_FDT_LIB=libfdt1
 
+# libvirt, for the libvirt series in patches/libvirt/ and its tests: the
+# newest libvirt whose source the Debian archive serves and that builds on
+# Debian 12. sid lists 12.8.0-1, but the archive here does not serve its
+# files; bookworm-backports' 11.3.0-2~bpo12+1 is served but its
+# debian.tar.xz is not. libvirt builds from its upstream release tarball
+# (Debian's orig tarball), so only that is fetched and checked.
+LIBVIRT_VERSION=11.3.0
+LIBVIRT_ORIG_TARBALL=libvirt_11.3.0.orig.tar.xz
+LIBVIRT_ORIG_SHA256=6bcb0c42c4580436fea262ced56f68a6afe20f7390b1bea2116718cc034a0283
+LIBVIRT_POOL_DIR=pool/main/libv/libvirt
+LIBVIRT_SERIES_PREFIX="PATCH"
+# To build it (beside BUILD_DEPS): the QEMU driver, the daemon, the remote
+# and secrets drivers and the unit tests. libnl: 11.3 does not build
+# without it (virnetdevbridge.c uses netlink unconditionally).
+LIBVIRT_BUILD_DEPS=(libxml2-dev libxml2-utils xsltproc libtirpc-dev libjson-c-dev
+    python3-docutils libnl-3-dev libnl-route-3-dev libcap-ng-dev libselinux1-dev
+    libacl1-dev)
+# Debian 12's own libvirt daemon, for the passthrough test (not
+# libvirt-daemon-system: the test starts the daemon itself).
+LIBVIRT_TEST_DEPS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
+
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$TOP/build
 QEMU_TREE=${QEMU_TREE:-$BUILD_DIR/qemu}
@@ -61,3 +82,22 @@ APT_DIR=$CACHE_DIR/apt
 LOG_DIR=$BUILD_DIR/logs
 ASSET_DIR=$BUILD_DIR/assets
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE_DIR/ccache}
+LIBVIRT_TREE=${LIBVIRT_TREE:-$BUILD_DIR/libvirt}
+LIBVIRT_BUILD=$LIBVIRT_TREE/build
+
+# select_project qemu|libvirt: PROJECT_TREE, PROJECT_PATCHES (the series'
+# directory) and PROJECT_PREFIX (its subject prefix) of one of the two
+# projects we patch.
+select_project() {
+    case "$1" in
+        qemu)
+            PROJECT_TREE=$QEMU_TREE PROJECT_PATCHES=$TOP/patches
+            PROJECT_PREFIX=$SERIES_PREFIX ;;
+        libvirt)
+            PROJECT_TREE=$LIBVIRT_TREE PROJECT_PATCHES=$TOP/patches/libvirt
+            PROJECT_PREFIX=$LIBVIRT_SERIES_PREFIX ;;
+        *)
+            echo "unknown project '$1' (qemu or libvirt)" >&2
+            return 1 ;;
+    esac
+}

@@ -10,7 +10,8 @@ meson_new_enough() {
 
 main() {
     local need
-    need=$(missing "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}")
+    need=$(missing "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" "${LIBVIRT_BUILD_DEPS[@]}" \
+               "${LIBVIRT_TEST_DEPS[@]}")
     if ! meson_new_enough || [ -n "$(missing "${BACKPORTS_DEPS[@]}")" ]; then
         need="$need backports"
     fi
@@ -27,7 +28,8 @@ main() {
     {
         apt-get update -q &&
         apt-get install -y -q --no-install-recommends \
-            "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" &&
+            "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" \
+            "${LIBVIRT_BUILD_DEPS[@]}" "${LIBVIRT_TEST_DEPS[@]}" &&
         apt_private_setup &&
         apt_private apt-get install -y -q --no-install-recommends \
             -t bookworm-backports "${BACKPORTS_DEPS[@]}"

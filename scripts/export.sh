@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Export the commits upstream..HEAD of build/qemu to patches/ as
-# git format-patch output with stable contents (no commit hashes, no
-# version signature), and list them in patches/series.
+# export.sh [qemu|libvirt]: export the commits upstream..HEAD of the
+# project's tree (build/qemu, build/libvirt) to its series (patches/,
+# patches/libvirt/) as git format-patch output with stable contents (no
+# commit hashes, no version signature), and list them in its series file.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
+select_project "${1:-qemu}"
 
-# patches/0000-cover-letter.patch: git's cover letter (shortlog and
+# 0000-cover-letter.patch of the series: git's cover letter (shortlog and
 # diffstat of the series as it is now) with the subject and text of the
-# hand-written patches/cover-letter.txt.
+# hand-written cover-letter.txt beside it.
 write_cover_letter() {
     local out=$1 text=$1/cover-letter.txt
     [ -f "$text" ] || return 0
-    git -C "$QEMU_TREE" format-patch -q --zero-commit --no-signature \
-        --subject-prefix="$SERIES_PREFIX" \
+    git -C "$PROJECT_TREE" format-patch -q --zero-commit --no-signature \
+        --subject-prefix="$PROJECT_PREFIX" \
         --cover-letter --numbered -o "$out/.cover" upstream..HEAD
     python3 - "$out/.cover/0000-cover-letter.patch" "$text" \
         "$out/0000-cover-letter.patch" "$(wc -l < "$out/series")" <<'PY'
@@ -28,22 +30,22 @@ PY
 }
 
 main() {
-    if [ -n "$(git -C "$QEMU_TREE" status --porcelain --untracked-files=no)" ]; then
-        echo "export: $QEMU_TREE has uncommitted changes; commit them first" >&2
+    if [ -n "$(git -C "$PROJECT_TREE" status --porcelain --untracked-files=no)" ]; then
+        echo "export: $PROJECT_TREE has uncommitted changes; commit them first" >&2
         exit 1
     fi
-    local out=$TOP/patches
+    local out=$PROJECT_PATCHES
     mkdir -p "$out"
-    find "$out" -name '[0-9][0-9][0-9][0-9]-*.patch' -delete
+    find "$out" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' -delete
     # tree.sh sets diff.renames=copies in the tree: a patch that moves
     # code to a new file shows the move, not a new file whose every
     # (pre-existing) line checkpatch would judge.
-    git -C "$QEMU_TREE" config diff.renames copies
-    git -C "$QEMU_TREE" format-patch -q --zero-commit --no-signature \
-        --subject-prefix="$SERIES_PREFIX" --numbered -o "$out" upstream..HEAD
+    git -C "$PROJECT_TREE" config diff.renames copies
+    git -C "$PROJECT_TREE" format-patch -q --zero-commit --no-signature \
+        --subject-prefix="$PROJECT_PREFIX" --numbered -o "$out" upstream..HEAD
     (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch > series)
     write_cover_letter "$out"
-    echo "export: $(wc -l < "$out/series") patch(es) in patches/ (see patches/series)"
+    echo "export: $(wc -l < "$out/series") patch(es) in ${out#"$TOP"/}/ (see ${out#"$TOP"/}/series)"
 }
 
 main "$@"
