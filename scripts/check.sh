@@ -9,11 +9,19 @@
 #      without sev-emulated, and the launch flow with virt-qemu-sev-validate
 #   6. the series built without KVM (build/qemu/build-nokvm): the qtest
 #      and an SEV boot on that binary
+#   7. the libvirt series (patches/libvirt/, built in build/libvirt):
+#      libvirt's syntax-check and its unit tests of what the series
+#      changes; its end-to-end test, and the one with Debian's own
+#      libvirt, are among the e2e tests of 5
 # Logs: build/logs/. Exits non-zero if anything failed.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
 GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
+# libvirt's unit tests of the domain XML, the capabilities and the
+# command line (the series adds test data to each)
+LIBVIRT_TESTS=(genericxml2xmltest virschematest qemucapabilitiestest
+    qemucaps2xmltest domaincapstest qemuxmlconftest)
 # QEMU's unit tests of code the series changes outside the SEV files
 UNIT_TESTS=(test-crypto-cipher)
 
@@ -109,6 +117,35 @@ check_without_kvm() {
                      echo "FAIL e2e-boot.sh without KVM: exited with an error")
 }
 
+# libvirt's own checks, through meson: one result per test (and one for
+# the whole syntax-check suite)
+check_libvirt() {
+    local log=$LOG_DIR/libvirt-tests.log start=$SECONDS line t result
+    (cd "$LIBVIRT_TREE" && meson test -C build --no-rebuild "${LIBVIRT_TESTS[@]}") \
+        >"$log" 2>&1 || true
+    for t in "${LIBVIRT_TESTS[@]}"; do
+        line=$(grep -E "^ *[0-9]+/[0-9]+ libvirt:[a-z-]+ / $t " "$log" || true)
+        result=$(awk '{print $5}' <<<"$line")
+        if [ "$result" = OK ]; then
+            echo "PASS libvirt $t"
+            record "libvirt $t" pass
+        else
+            echo "FAIL libvirt $t: ${result:-did not run} (log: $log)"
+            record "libvirt $t" fail
+        fi
+    done
+    log=$LOG_DIR/libvirt-syntax-check.log
+    if (cd "$LIBVIRT_TREE" && meson test -C build --no-rebuild --suite syntax-check) >"$log" 2>&1; then
+        echo "PASS libvirt syntax-check: $(grep -E '^Ok: ' "$log" | awk '{print $2}') checks"
+        record "libvirt syntax-check" pass
+    else
+        echo "FAIL libvirt syntax-check (log: $log)"
+        grep -E ' FAIL ' "$log" | head
+        record "libvirt syntax-check" fail
+    fi
+    echo "libvirt checks: $((SECONDS - start)) s"
+}
+
 # record_lines: echo stdin, recording its "PASS name" and "FAIL name" lines
 record_lines() {
     local line
@@ -144,6 +181,8 @@ main() {
     done
     echo "== docs"
     check_docs
+    echo "== the libvirt series: syntax-check and unit tests"
+    check_libvirt
     echo "== end to end (Debian guests under TCG)"
     run_e2e
     echo "== the series built without KVM"

@@ -90,7 +90,7 @@ preflight() {
 # own copies over, and the cgroup directories libvirt would create.
 host_state() {
     sha256sum /etc/passwd /etc/group
-    find /etc/libvirt /usr/local -maxdepth 2 -printf '%p %M %s %T@\n' 2>/dev/null | sort
+    find /etc/libvirt /usr/local /var/local -maxdepth 2 -printf '%p %M %s %T@\n' 2>/dev/null | sort
     find /etc/libvirt -type f -exec sha256sum {} + | sort
     ls -d /sys/fs/cgroup/*/machine 2>/dev/null || true
 }
@@ -273,7 +273,7 @@ check_cleanup() {
     if [ -n "$left" ]; then
         fail "$name" "still running: $left"
     elif ! diff -u "$WORK/host-before.txt" "$WORK/host-after.txt"; then
-        fail "$name" "/etc/libvirt, /usr/local, /etc/passwd, /etc/group or the cgroups changed (diff above)"
+        fail "$name" "/etc/libvirt, /usr/local, /var/local, /etc/passwd, /etc/group or the cgroups changed (diff above)"
     else
         pass "$name"
     fi
