@@ -21,7 +21,7 @@ GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
 # libvirt's unit tests of the domain XML, the capabilities and the
 # command line (the series adds test data to each)
 LIBVIRT_TESTS=(genericxml2xmltest virschematest qemucapabilitiestest
-    qemucaps2xmltest domaincapstest qemuxmlconftest)
+    qemucaps2xmltest domaincapstest qemuxmlconftest qemusecuritytest)
 # QEMU's unit tests of code the series changes outside the SEV files
 UNIT_TESTS=(test-crypto-cipher)
 

@@ -181,10 +181,10 @@ check_bad_xml() {
     local session='<session>IHAVENOIDEABUTJUSTPROVIDINGASTRING</session>'
     domain_xml "$(launch_security "
     $dh")" | sed "s|<name>$DOM<|<name>${DOM}-bad<|" |
-        bad_define dhcert "emulated SEV launch security has no SEV firmware to use 'dhCert' or 'session'"
+        bad_define dhcert "emulated SEV launch security does not use 'dhCert' or 'session'"
     domain_xml "$(launch_security "
     $session")" | sed "s|<name>$DOM<|<name>${DOM}-bad<|" |
-        bad_define session "emulated SEV launch security has no SEV firmware to use 'dhCert' or 'session'"
+        bad_define session "emulated SEV launch security does not use 'dhCert' or 'session'"
     # This host has no KVM, so libvirt refuses the domain type before it
     # looks at launch security (the series' "needs a domain of type
     # 'qemu'" is in its qemuxmlconftest, with a KVM host's capabilities).
@@ -193,7 +193,7 @@ check_bad_xml() {
         bad_define kvm "does not support virt type 'kvm'"
     domain_xml "$(launch_security)" | sed -e "s|<name>$DOM<|<name>${DOM}-bad<|" \
                                           -e "s| emulated='yes'||" |
-        bad_define not-emulated "SEV launch security needs SEV hardware, which this QEMU binary does not support"
+        bad_define not-emulated "SEV launch security needs a domain of type 'kvm', not 'qemu', unless it is emulated"
 }
 
 # A key secret that does not exist: the domain is defined, its start
