@@ -4,7 +4,8 @@
 #   2. tests/qtest/sev-emulated-test (the series' own qtest)
 #   3. QEMU's generic x86_64 qtests that touch every type and command,
 #      and the unit tests of what the series changes elsewhere (crypto)
-#   4. the Sphinx manual builds without warnings
+#   4. scripts/sev-es-vmsa.py against reference SEV-ES VMSAs; the Sphinx
+#      manual builds without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
 #      without sev-emulated, and the launch flow with virt-qemu-sev-validate
 #   6. the series built without KVM (build/qemu/build-nokvm): the qtest
@@ -117,6 +118,34 @@ check_without_kvm() {
                      echo "FAIL e2e-boot.sh without KVM: exited with an error")
 }
 
+# scripts/sev-es-vmsa.py, which builds an SEV-ES guest's initial VMSAs for
+# the guest owner without QEMU's code, against the reference VMSAs of
+# tests/data/seves-vmsa (made with VirTEE's sev-snp-measure) and their
+# launch digest with the firmware.
+check_sev_es_vmsa() {
+    local ref=$TOP/tests/data/seves-vmsa/EPYC-Rome-2cpu out=$BUILD_DIR/sev-es-vmsa
+    local digest=a5b2edb8684a86e529785e234bc19539224eb0d76d055bc0493622426b6c5cd5 got
+    rm -rf "$out"
+    mkdir -p "$out"
+    if ! python3 "$TOP/scripts/sev-es-vmsa.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
+             --family 23 --model 49 --stepping 0 --out-dir "$out" >"$out/log" 2>&1; then
+        echo "FAIL sev-es-vmsa.py: $(cat "$out/log")"
+        record "sev-es-vmsa.py" fail
+        return
+    fi
+    got=$(cat "$ASSET_DIR/OVMF.amdsev.fd" "$out/vmsa0.bin" "$out/vmsa1.bin" | sha256sum | cut -d' ' -f1)
+    if cmp -s "$out/vmsa0.bin" "$ref/vmsa0.bin" && cmp -s "$out/vmsa1.bin" "$ref/vmsa1.bin" &&
+       [ "$got" = "$digest" ]; then
+        echo "PASS sev-es-vmsa.py: EPYC-Rome VMSAs equal the reference, launch digest $got"
+        record "sev-es-vmsa.py" pass
+    else
+        echo "FAIL sev-es-vmsa.py: VMSAs differ from $ref (launch digest $got)"
+        cmp -l "$out/vmsa0.bin" "$ref/vmsa0.bin" | head -5
+        cmp -l "$out/vmsa1.bin" "$ref/vmsa1.bin" | head -5
+        record "sev-es-vmsa.py" fail
+    fi
+}
+
 # libvirt's own checks, through meson: one result per test (and one for
 # the whole syntax-check suite)
 check_libvirt() {
@@ -179,6 +208,8 @@ main() {
     for t in "${UNIT_TESTS[@]}"; do
         run_qtest "$t" unit
     done
+    echo "== harness scripts: the SEV-ES VMSA builder"
+    check_sev_es_vmsa
     echo "== docs"
     check_docs
     echo "== the libvirt series: syntax-check and unit tests"
