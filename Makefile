@@ -54,7 +54,7 @@ bench: build assets
 check-asan: tree assets
 	@scripts/check-asan.sh
 
-series-check: tree
+series-check: tree libvirt-tree
 	@scripts/series-check.sh
 
 # Builds build/qemu's HEAD as it is (someone may be editing it): not

@@ -9,8 +9,10 @@ source "$(dirname "$0")/config.sh"
 # As for QEMU: hash paths relative to the tree, so fresh clones hit the cache
 export CCACHE_BASEDIR=$LIBVIRT_TREE CCACHE_NOHASHDIR=true
 
-BUILD_LOG=$LOG_DIR/libvirt-build.log
-CONFIGURE_LOG=$LOG_DIR/libvirt-configure.log
+# One log pair per tree: libvirt (make libvirt-build), libvirt-bisect
+# (series-check)
+BUILD_LOG=$LOG_DIR/$(basename "$LIBVIRT_TREE")-build.log
+CONFIGURE_LOG=$LOG_DIR/$(basename "$LIBVIRT_TREE")-configure.log
 
 DISABLED=(driver_network driver_interface driver_lxc driver_ch driver_libxl
     driver_vbox driver_esx driver_hyperv driver_openvz driver_vmware driver_vz

@@ -6,6 +6,9 @@
 #   - every patch builds on its own and passes the tests that exist at
 #     that point (sev-emulated-test, qom-test, qmp-cmd-test): bisectable
 #   - MAINTAINERS covers every file the series adds
+# and the libvirt series (patches/libvirt/) as a libvirt maintainer would:
+#   - every patch builds and passes libvirt's syntax-check and its unit
+#     tests of what the series changes
 # Prints "N passed, N failed"; exits non-zero on any failure.
 # With --quick, the per-patch builds are left out.
 set -euo pipefail
@@ -13,6 +16,10 @@ source "$(dirname "$0")/config.sh"
 
 PRISTINE=$BUILD_DIR/pristine
 BISECT_TREE=$BUILD_DIR/qemu-bisect
+LIBVIRT_BISECT_TREE=$BUILD_DIR/libvirt-bisect
+# As scripts/check.sh
+LIBVIRT_TESTS=(genericxml2xmltest virschematest qemucapabilitiestest
+    qemucaps2xmltest domaincapstest qemuxmlconftest qemusecuritytest)
 
 passed=0
 failed=0
@@ -106,6 +113,35 @@ check_bisect() {
     git -C "$QEMU_TREE" worktree remove --force "$BISECT_TREE"
 }
 
+check_libvirt_bisect() {
+    local c n=0 subject ok log
+    [ -d "$LIBVIRT_TREE/.git" ] || { result fail "no libvirt tree: make libvirt-tree"; return; }
+    rm -rf "$LIBVIRT_BISECT_TREE"
+    git -C "$LIBVIRT_TREE" worktree prune
+    git -C "$LIBVIRT_TREE" worktree add -q --detach "$LIBVIRT_BISECT_TREE" upstream
+    # keycodemapdb is not tracked (see tree.sh): meson needs it
+    mkdir -p "$LIBVIRT_BISECT_TREE/subprojects"
+    cp -a "$LIBVIRT_TREE/subprojects/keycodemapdb" "$LIBVIRT_BISECT_TREE/subprojects/"
+    for c in $(git -C "$LIBVIRT_TREE" rev-list --reverse upstream..HEAD); do
+        n=$((n + 1))
+        subject=$(git -C "$LIBVIRT_TREE" log -1 --format=%s "$c")
+        git -C "$LIBVIRT_BISECT_TREE" checkout -q --detach "$c"
+        log=$LOG_DIR/libvirt-bisect-$n.log
+        ok=pass
+        if ! LIBVIRT_TREE=$LIBVIRT_BISECT_TREE "$TOP/scripts/build-libvirt.sh" >"$log" 2>&1; then
+            ok=fail
+            tail -20 "$log"
+        elif ! (cd "$LIBVIRT_BISECT_TREE" &&
+                meson test -C build --no-rebuild "${LIBVIRT_TESTS[@]}" &&
+                meson test -C build --no-rebuild --suite syntax-check) >>"$log" 2>&1; then
+            ok=fail
+            grep -E ' FAIL ' "$log" | head
+        fi
+        result "$ok" "libvirt patch $n builds and passes its tests: $subject"
+    done
+    git -C "$LIBVIRT_TREE" worktree remove --force "$LIBVIRT_BISECT_TREE"
+}
+
 main() {
     local start=$SECONDS
     mkdir -p "$LOG_DIR"
@@ -113,7 +149,10 @@ main() {
     check_pristine_apply
     check_maintainers
     # --quick: leave out the build of every patch (minutes per patch)
-    [ "${1:-}" = --quick ] || check_bisect
+    if [ "${1:-}" != --quick ]; then
+        check_bisect
+        check_libvirt_bisect
+    fi
     echo "series-check: $((SECONDS - start)) s"
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]
