@@ -6,20 +6,13 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
 source "$TOP/scripts/guest.sh"
+source "$TOP/tests/results.sh"
 
 TIMEOUT=300
 # Which boots (E2E_BOOT_CASES: "sev plain" by default), and a suffix
 # for their names and logs (E2E_NAME_SUFFIX), for other builds of QEMU.
 CASES=${E2E_BOOT_CASES:-sev plain}
 SUFFIX=${E2E_NAME_SUFFIX:-}
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1: $2"
-    echo "---- serial log ($3) ----"
-    cat "$3"
-    echo "---- end of serial log ----"
-}
 
 case_sev_guest() {
     local name=e2e/boot-sev-emulated$SUFFIX log=$LOG_DIR/e2e-boot-sev$SUFFIX.log rc=0

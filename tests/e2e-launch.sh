@@ -9,6 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
 source "$TOP/scripts/guest.sh"
+source "$TOP/tests/results.sh"
 
 WORK=$BUILD_DIR/e2e-launch
 SECRET_AREA_GUID=4c2eb361-7d9b-4cc3-8081-127c90d3d294
@@ -18,16 +19,6 @@ TIMEOUT=300
 # OVMF stops without a word when a hash does not match: how long to wait
 # before concluding the guest will not boot (a good boot takes ~10 s).
 REFUSE_TIMEOUT=60
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1: $2"
-    if [ -n "${3:-}" ] && [ -f "$3" ]; then
-        echo "---- $3 ----"
-        cat "$3"
-        echo "---- end ----"
-    fi
-}
 
 setup() {
     rm -rf "$WORK"

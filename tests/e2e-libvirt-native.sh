@@ -52,9 +52,7 @@ cgroup_controllers = [ ]
 EOF
 }
 
-# launch_security [EXTRA]: the native SEV part of the domain. The
-# <qemu:commandline> is not SEV: this QEMU build has no kvmvapic.bin
-# (Debian's orig tarball has no blobs), as in scripts/guest.sh.
+# launch_security [EXTRA]: the native SEV part of the domain
 launch_security() {
     cat <<EOF
   <launchSecurity type='sev' kernelHashes='yes' emulated='yes'>
@@ -62,10 +60,6 @@ launch_security() {
     <tik secret='$TIK_UUID'/>
     <tek secret='${TEK:-$TEK_UUID}'/>${1:-}
   </launchSecurity>
-  <qemu:commandline>
-    <qemu:arg value='-global'/>
-    <qemu:arg value='apic-common.vapic=off'/>
-  </qemu:commandline>
 EOF
 }
 

@@ -99,12 +99,9 @@ EOF
 #   kernel-hashes=on (OVMF's AmdSev build checks the kernel, initrd and
 #   command line against the hashes measured with it);
 # - -machine confidential-guest-support=sev0: libvirt emits its own
-#   -machine pc-q35-...; QEMU merges repeated -machine options;
-# - -global apic-common.vapic=off, as scripts/guest.sh: this QEMU build
-#   has no kvmvapic.bin (Debian's orig tarball has no blobs).
-passthrough_xml() {
+#   -machine pc-q35-...; QEMU merges repeated -machine options.
+passthrough_args() {
     cat <<EOF
-  <qemu:commandline>
     <qemu:arg value='-object'/>
     <qemu:arg value='secret,id=tik,file=$WORK/tik'/>
     <qemu:arg value='-object'/>
@@ -113,16 +110,13 @@ passthrough_xml() {
     <qemu:arg value='sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek'/>
     <qemu:arg value='-machine'/>
     <qemu:arg value='confidential-guest-support=sev0'/>
-    <qemu:arg value='-global'/>
-    <qemu:arg value='apic-common.vapic=off'/>
-  </qemu:commandline>
 EOF
 }
 
 setup() {
     setup_guest
     write_config
-    domain_xml "$(passthrough_xml)" > "$WORK/domain.xml"
+    domain_xml "" "$(passthrough_args)" > "$WORK/domain.xml"
 }
 
 # What libvirt made of the XML (see the log: one argument a line)
