@@ -117,7 +117,7 @@ main() {
     extra=$(comm -23 <(echo "$have") <(echo "$want") | grep . || true)
     if [ -n "$extra" ] && [ "${FORCE:-0}" != 1 ]; then
         echo "tree: $PROJECT_TREE has $(echo "$extra" | wc -l) commit(s) not in ${PROJECT_PATCHES#"$TOP"/}/." >&2
-        echo "tree: run 'make export' first, or FORCE=1 make tree to discard them" >&2
+        echo "tree: run 'make export' first, or FORCE=1 make $([ "$PROJECT" = qemu ] && echo tree || echo libvirt-tree) to discard them" >&2
         exit 1
     fi
     echo "tree: resetting to upstream and re-applying ${PROJECT_PATCHES#"$TOP"/}/"

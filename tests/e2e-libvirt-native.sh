@@ -9,7 +9,8 @@
 # the secret through virDomainSetLaunchSecurityState; the guest reads it.
 # Also: `virsh domcapabilities --virttype qemu`, and bad XML (an emulated
 # SEV domain with dhCert, session, type kvm, a missing key secret) gets a
-# clear libvirt error.
+# clear libvirt error, as do key secrets that are missing, too short or
+# meant for something else.
 #
 # Needs root. The daemon runs in a private mount namespace in which
 # /usr/local (its prefix: configuration) and /var/local (its state) are
@@ -38,6 +39,8 @@ URI="qemu:///system?socket=$SOCK"
 TIK_UUID=0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f
 TEK_UUID=2d6a49ad-5c1c-4bff-a2e6-2b0e1a7c9e32
 MISSING_UUID=9f0c3c48-6d1e-4f57-8f31-6c1f2f6f1a01
+SHORT_UUID=5b0e6f0a-3c1d-4e2f-9a8b-7c6d5e4f3a21
+VTPM_UUID=7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b
 
 # No virtlogd runs, and a privileged libvirtd does not start one: QEMU's
 # stderr goes straight to the domain log. No cgroups: libvirt would
@@ -190,24 +193,48 @@ check_bad_xml() {
         bad_define not-emulated "SEV launch security needs a domain of type 'kvm', not 'qemu', unless it is emulated"
 }
 
-# A key secret that does not exist: the domain is defined, its start
-# fails with the secret driver's error, and nothing runs.
-check_missing_secret() {
-    local name=libvirt-native/refused-missing-key-secret xml=$WORK/missing-secret.xml out rc=0
-    TEK=$MISSING_UUID launch_security > "$WORK/missing-secret-part.xml"
-    domain_xml "$(cat "$WORK/missing-secret-part.xml")" |
+# bad_key_start NAME UUID EXPECTED: a domain whose TEK is the secret UUID
+# is defined, but its start fails with an error containing EXPECTED and
+# leaves nothing running
+bad_key_start() {
+    local name=libvirt-native/refused-$1 uuid=$2 expected=$3 xml=$WORK/bad-$1.xml out rc=0
+    domain_xml "$(TEK=$uuid launch_security)" |
         sed "s|<name>$DOM<|<name>${DOM}-bad<|" > "$xml"
     vsh define "$xml" >/dev/null
     out=$(vsh start "${DOM}-bad" 2>&1) || rc=$?
-    if [ "$rc" != 0 ] && [[ "$out" == *"$MISSING_UUID"* ]] &&
+    if [ "$rc" != 0 ] && [[ "$out" == *"$expected"* ]] &&
        [ "$(vsh domstate "${DOM}-bad" 2>/dev/null)" = "shut off" ]; then
         echo "  $out" | tr '\n' ' '; echo
         pass "$name"
     else
-        fail "$name" "expected a start error naming the secret; exit $rc: $out"
+        fail "$name" "expected a start error with '$expected'; exit $rc: $out"
     fi
     vsh destroy "${DOM}-bad" >/dev/null 2>&1 || true
     vsh undefine "${DOM}-bad" >/dev/null 2>&1 || true
+}
+
+# Key secrets that cannot be used: one that does not exist, one of 15
+# bytes (QEMU refuses it), one whose usage is another feature's (vTPM)
+check_bad_key_secrets() {
+    bad_key_start missing-key-secret "$MISSING_UUID" "$MISSING_UUID"
+    head -c 15 /dev/urandom > "$WORK/short-key"
+    cat > "$WORK/secret-short.xml" <<EOF
+<secret ephemeral='yes' private='yes'>
+  <uuid>$SHORT_UUID</uuid>
+</secret>
+EOF
+    cat > "$WORK/secret-vtpm.xml" <<EOF
+<secret ephemeral='yes' private='yes'>
+  <uuid>$VTPM_UUID</uuid>
+  <usage type='vtpm'><name>sev-emulated e2e</name></usage>
+</secret>
+EOF
+    vsh secret-define "$WORK/secret-short.xml" >/dev/null
+    vsh secret-set-value "$SHORT_UUID" --file "$WORK/short-key" --plain >/dev/null
+    vsh secret-define "$WORK/secret-vtpm.xml" >/dev/null
+    vsh secret-set-value "$VTPM_UUID" --file "$WORK/tek" --plain >/dev/null
+    bad_key_start short-key-secret "$SHORT_UUID" "must hold 16 bytes, not 15"
+    bad_key_start vtpm-key-secret "$VTPM_UUID" "is of type 'vtpm' not expected 'none'"
 }
 
 cleanup() {
@@ -230,7 +257,7 @@ main() {
     if start_libvirtd libvirt-native/libvirtd-started && define_secrets; then
         check_domcapabilities
         check_bad_xml
-        check_missing_secret
+        check_bad_key_secrets
         if define_and_start libvirt-native/define-and-start-paused; then
             check_command_line
             check_launchsecinfo
