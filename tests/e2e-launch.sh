@@ -5,7 +5,10 @@
 # query-sev-launch-measure and builds a secret that is injected over QMP
 # and read back inside the guest. Negative cases: a tampered measurement,
 # a secret made with the wrong TIK, a kernel that does not match the
-# measured hashes. Prints one "PASS name" or "FAIL name: why" per case.
+# measured hashes. The same for an SEV-ES guest with 2 vCPUs, whose
+# VMSAs scripts/sev-es-vmsa.py builds for the tool; it must reject a
+# wrong vCPU count and a wrong CPU signature. Prints one "PASS name" or
+# "FAIL name: why" per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
 source "$TOP/scripts/guest.sh"
@@ -31,15 +34,28 @@ setup() {
     head -c 16 /dev/urandom > "$WORK/tek"
     head -c 16 /dev/urandom > "$WORK/other-tik"
     printf '%s' "$SECRET_TEXT" > "$WORK/secret.txt"
+    # The VMSAs of the SEV-ES cases' vCPUs (EPYC-Rome: family 23, model
+    # 49, stepping 0), and of another CPU model (EPYC-Milan: 25, 1, 1)
+    mkdir -p "$WORK/vmsa-rome" "$WORK/vmsa-milan"
+    python3 "$TOP/scripts/sev-es-vmsa.py" --firmware "$GUEST_FIRMWARE" \
+        --family 23 --model 49 --stepping 0 --out-dir "$WORK/vmsa-rome"
+    python3 "$TOP/scripts/sev-es-vmsa.py" --firmware "$GUEST_FIRMWARE" \
+        --family 25 --model 1 --stepping 1 --out-dir "$WORK/vmsa-milan"
 }
 
-# launch DIR TIK [extra QEMU args]: start paused, measured.
+# The SEV-ES guest: policy 0x5 (no debugging, SEV-ES), 2 EPYC-Rome vCPUs
+ES_ARGS=(-cpu EPYC-Rome -smp 2)
+es_vmsa_args() {    # DIR NUM-CPUS: the tool's SEV-ES arguments, one line
+    echo "--num-cpus $2 --vmsa-cpu0 $1/vmsa0.bin --vmsa-cpu1 $1/vmsa1.bin"
+}
+
+# launch DIR TIK [POLICY [extra QEMU args]]: start paused, measured.
 launch() {
-    local dir=$1 tik=$2
-    shift 2
+    local dir=$1 tik=$2 policy=${3:-0x1}
+    shift 3 || shift $#
     mkdir -p "$dir"
     start_guest "$dir" -object "secret,id=tik,file=$tik" -object "secret,id=tek,file=$WORK/tek" \
-        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
+        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek,policy=$policy \
         -machine confidential-guest-support=sev0 "$@"
 }
 
@@ -66,17 +82,25 @@ inject_args() {     # DIR: the sev-inject-launch-secret step for qmp.py
 
 stop_guest() { kill "$GUEST_PID" 2>/dev/null || true; wait "$GUEST_PID" 2>/dev/null || true; }
 
+# case_measured_boot [NAME POLICY TOOL-ARGS QEMU-ARGS...]: the launch
+# flow, with plain SEV unless told otherwise.
 case_measured_boot() {
-    local name=e2e/measured-boot-and-secret dir=$WORK/good out
-    launch "$dir" "$WORK/tik"
-    if ! out=$(validate "$dir" "$WORK/tik" "" --inject-secret "luks-key:$WORK/secret.txt" \
+    local name=${1:-e2e/measured-boot-and-secret} policy=${2:-0x1} out
+    local dir=$WORK/${name#e2e/}
+    local -a tool_args=()
+    read -ra tool_args <<<"${3:-}"
+    shift 3 || shift $#
+    launch "$dir" "$WORK/tik" "$policy" "$@"
+    if ! out=$(validate "$dir" "$WORK/tik" "" "${tool_args[@]}" \
+                   --inject-secret "luks-key:$WORK/secret.txt" \
                    --secret-header "$dir/header.b64" --secret-payload "$dir/payload.b64" 2>&1); then
         fail "$name" "virt-qemu-sev-validate rejected the measurement: $out"
     elif ! qmp "$dir" "$(inject_args "$dir")" >/dev/null; then
         fail "$name" "QEMU refused the secret built by virt-qemu-sev-validate"
     else
         timeout "$TIMEOUT" python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" cont @SHUTDOWN >/dev/null || true
-        if ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$dir/serial.log"; then
+        if ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$dir/serial.log" ||
+           { [ "$policy" = 0x5 ] && ! grep -q "$SEV_LINE SEV-ES" "$dir/serial.log"; }; then
             fail "$name" "the guest did not report SEV" "$dir/serial.log"
         elif ! grep -qF "sev-emulated-init: secret: $SECRET_TEXT" "$dir/serial.log"; then
             fail "$name" "the guest did not read the injected secret" "$dir/serial.log"
@@ -164,6 +188,22 @@ PY
     fi
 }
 
+# An SEV-ES launch that the tool must reject: the VMSAs it is given do not
+# match the guest's vCPUs.
+case_es_wrong_vmsas() {
+    local name=$1 tool_args=$2 dir=$WORK/${1#e2e/} out rc=0
+    local -a args
+    read -ra args <<<"$tool_args"
+    launch "$dir" "$WORK/tik" 0x5 "${ES_ARGS[@]}"
+    out=$(validate "$dir" "$WORK/tik" "" "${args[@]}" 2>&1) || rc=$?
+    if [ "$rc" = 0 ] || ! grep -q "Measurement does not match" <<<"$out"; then
+        fail "$name" "virt-qemu-sev-validate said (exit $rc): $out"
+    else
+        pass "$name"
+    fi
+    stop_guest
+}
+
 main() {
     # No QEMU outlives the script, whatever happens.
     trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
@@ -172,6 +212,10 @@ main() {
     case_tampered_measurement
     case_wrong_tik_secret
     case_flipped_kernel
+    case_measured_boot e2e/sev-es-measured-boot-and-secret 0x5 \
+        "$(es_vmsa_args "$WORK/vmsa-rome" 2)" "${ES_ARGS[@]}"
+    case_es_wrong_vmsas e2e/sev-es-wrong-vcpu-count-rejected "$(es_vmsa_args "$WORK/vmsa-rome" 3)"
+    case_es_wrong_vmsas e2e/sev-es-wrong-cpu-signature-rejected "$(es_vmsa_args "$WORK/vmsa-milan" 2)"
 }
 
 main "$@"
