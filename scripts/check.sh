@@ -7,7 +7,8 @@
 #   4. scripts/sev-es-vmsa.py against reference SEV-ES VMSAs; the Sphinx
 #      manual builds without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
-#      without sev-emulated, and the launch flow with virt-qemu-sev-validate
+#      without sev-emulated, SEV-ES boots with 1 and 4 vCPUs, and the SEV
+#      and SEV-ES launch flows with virt-qemu-sev-validate
 #   6. the series built without KVM (build/qemu/build-nokvm): the qtest
 #      and an SEV boot on that binary
 #   7. the libvirt series (patches/libvirt/, built in build/libvirt):
