@@ -16,51 +16,50 @@ TIMEOUT=300
 CASES=${E2E_BOOT_CASES:-sev plain sev-es-1 sev-es-4}
 SUFFIX=${E2E_NAME_SUFFIX:-}
 
+# judge NAME LOG RC [LINE...]: PASS if the guest ran /init and powered off
+# (QEMU exit status RC) and the log has every LINE (grep patterns).
+judge() {
+    local name=$1 log=$2 rc=$3 line
+    shift 3
+    if [ "$rc" = 124 ]; then
+        fail "$name" "no power-off within ${TIMEOUT}s" "$log"
+        return
+    elif ! grep -q "$INIT_MARKER" "$log"; then
+        fail "$name" "/init did not run (QEMU exit status $rc)" "$log"
+        return
+    fi
+    for line in "$@"; do
+        if ! grep -q "$line" "$log"; then
+            fail "$name" "the kernel did not say '$line'" "$log"
+            return
+        fi
+    done
+    pass "$name"
+}
+
 case_sev_guest() {
     local name=e2e/boot-sev-emulated$SUFFIX log=$LOG_DIR/e2e-boot-sev$SUFFIX.log rc=0
     boot_guest "$log" "$TIMEOUT" "${SEV_OBJECT[@]}" || rc=$?
-    if [ "$rc" = 124 ]; then
-        fail "$name" "no power-off within ${TIMEOUT}s" "$log"
-    elif ! grep -q "$INIT_MARKER" "$log"; then
-        fail "$name" "/init did not run (QEMU exit status $rc)" "$log"
-    elif ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$log"; then
-        fail "$name" "the kernel did not report '$SEV_LINE'" "$log"
-    else
-        pass "$name"
-    fi
+    judge "$name" "$log" "$rc" "sev-emulated-init: kernel: $SEV_LINE"
 }
 
 case_plain_guest() {
     local name=e2e/boot-without-sev$SUFFIX log=$LOG_DIR/e2e-boot-plain$SUFFIX.log rc=0
     boot_guest "$log" "$TIMEOUT" || rc=$?
-    if [ "$rc" = 124 ]; then
-        fail "$name" "no power-off within ${TIMEOUT}s" "$log"
-    elif ! grep -q "$INIT_MARKER" "$log"; then
-        fail "$name" "/init did not run (QEMU exit status $rc)" "$log"
-    elif grep -q "Memory Encryption Features active" "$log"; then
+    if grep -q "Memory Encryption Features active" "$log"; then
         fail "$name" "the kernel reported memory encryption without SEV" "$log"
     else
-        pass "$name"
+        judge "$name" "$log" "$rc"
     fi
 }
 
-# case_sev_es_guest N: an SEV-ES guest with N vCPUs
+# case_sev_es_guest N: an SEV-ES guest with N vCPUs, all of them up
 case_sev_es_guest() {
     local n=$1 name=e2e/boot-sev-es-$1-cpus$SUFFIX log=$LOG_DIR/e2e-boot-sev-es-$1$SUFFIX.log rc=0
-    local up="smp: Brought up 1 node, $n CPU"
     boot_guest "$log" "$TIMEOUT" -object sev-emulated,id=sev0,policy=0x5 \
         -machine confidential-guest-support=sev0 -smp "$n" || rc=$?
-    if [ "$rc" = 124 ]; then
-        fail "$name" "no power-off within ${TIMEOUT}s" "$log"
-    elif ! grep -q "$INIT_MARKER" "$log"; then
-        fail "$name" "/init did not run (QEMU exit status $rc)" "$log"
-    elif ! grep -q "sev-emulated-init: kernel: $SEV_LINE SEV-ES" "$log"; then
-        fail "$name" "the kernel did not report '$SEV_LINE SEV-ES'" "$log"
-    elif ! grep -q "$up" "$log"; then
-        fail "$name" "the kernel did not say '$up'" "$log"
-    else
-        pass "$name"
-    fi
+    judge "$name" "$log" "$rc" "sev-emulated-init: kernel: $SEV_LINE SEV-ES" \
+        "smp: Brought up 1 node, $n CPU"
 }
 
 mkdir -p "$LOG_DIR"
