@@ -11,7 +11,8 @@
 #   make libvirt-build  configure and build libvirt in build/libvirt/build
 #   make export  build/qemu commits upstream..HEAD -> patches/, and
 #                build/libvirt's -> patches/libvirt/
-#   make bench   time-to-/init with and without sev-emulated
+#   make bench   time to /init and time per guest instruction:
+#                plain, SEV and SEV-ES guests
 #   make check-asan    the series' qtest and a boot under ASan and UBSan
 #   make series-check  every patch: checkpatch, builds, passes its tests;
 #                      the series applies to pristine upstream sources
