@@ -5,12 +5,13 @@
 #   make check   build from patches/ and run every test
 #
 # Development:
-#   make tree    build/qemu = QEMU 10.2.2 (commit/tag "upstream") + patches/
+#   make tree    build/qemu = QEMU 10.2.2 (commit/tag "upstream") + the topic
+#                series of patches/ (folders, in the order of patches/series)
 #   make build   configure and build QEMU in build/qemu/build
 #   make libvirt-tree   build/libvirt = libvirt 11.3.0 + patches/libvirt/
 #   make libvirt-build  configure and build libvirt in build/libvirt/build
-#   make export  build/qemu commits upstream..HEAD -> patches/, and
-#                build/libvirt's -> patches/libvirt/
+#   make export  build/qemu's commits, series by series -> patches/NAME/,
+#                and build/libvirt's -> patches/libvirt/
 #   make bench   time to /init and time per guest instruction:
 #                plain, SEV and SEV-ES guests
 #   make check-asan    the series' qtest and a boot under ASan and UBSan

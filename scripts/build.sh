@@ -34,15 +34,14 @@ CONFIGURE_FLAGS=(
     --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
     "$DOCS_FLAG" --disable-tools --disable-user
 )
-TARGETS=(
-    qemu-system-x86_64
-    tests/qtest/sev-emulated-test
-    tests/qtest/qom-test
-    tests/qtest/device-introspect-test
-    tests/qtest/qmp-cmd-test
-    tests/unit/test-crypto-cipher
-)
-[ "${QEMU_VARIANT:-}" = nokvm ] && TARGETS=(qemu-system-x86_64 tests/qtest/sev-emulated-test)
+TARGETS=(qemu-system-x86_64)
+for t in "${GENERIC_QTESTS[@]}"; do TARGETS+=("tests/qtest/$t"); done
+for t in "${UNIT_TESTS[@]}"; do TARGETS+=("tests/unit/$t"); done
+[ "${QEMU_VARIANT:-}" = nokvm ] && TARGETS=(qemu-system-x86_64)
+# The series' own tests, once the series add them
+for t in "${SERIES_QTESTS[@]}"; do
+    [ -f "$QEMU_TREE/tests/qtest/$t.c" ] && TARGETS+=("tests/qtest/$t")
+done
 
 configure_if_needed() {
     local want have stamp=$QEMU_BUILD/.configure-flags
@@ -66,8 +65,6 @@ configure_if_needed() {
 
 build() {
     local targets=("${TARGETS[@]}") start=$SECONDS steps
-    # The test exists only once the series adds it.
-    [ -f "$QEMU_TREE/tests/qtest/sev-emulated-test.c" ] || targets=("${targets[@]:0:1}" "${targets[@]:2}")
     # ninja always reruns a few generators (qemu-version.h) that change
     # nothing, so run it and report what it compiled or linked.
     if ! ninja -C "$QEMU_BUILD" "${targets[@]}" >"$BUILD_LOG" 2>&1; then

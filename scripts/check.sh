@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test against the built tree and print "N passed, N failed".
-#   1. checkpatch.pl on every patch of the series
-#   2. tests/qtest/sev-emulated-test (the series' own qtest)
+#   1. checkpatch.pl on every patch of the QEMU topic series
+#   2. the qtests the series add (SERIES_QTESTS: sev-emulated-test, ...)
 #   3. QEMU's generic x86_64 qtests that touch every type and command,
 #      and the unit tests of what the series changes elsewhere (crypto)
 #   4. scripts/sev-es-vmsa.py against reference SEV-ES VMSAs; the Sphinx
@@ -19,13 +19,10 @@
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
-GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
 # libvirt's unit tests of the domain XML, the capabilities and the
 # command line (the series adds test data to each)
 LIBVIRT_TESTS=(genericxml2xmltest virschematest qemucapabilitiestest
     qemucaps2xmltest domaincapstest qemuxmlconftest qemusecuritytest)
-# QEMU's unit tests of code the series changes outside the SEV files
-UNIT_TESTS=(test-crypto-cipher)
 
 passed=0
 failed=0
@@ -41,17 +38,21 @@ record() {      # record NAME pass|fail
 }
 
 check_patches() {
-    local p out
-    for p in $(cat "$TOP/patches/series"); do
-        out=$(cd "$QEMU_TREE" && perl scripts/checkpatch.pl -q "$TOP/patches/$p" 2>&1 || true)
-        if [ -z "$out" ]; then
-            echo "PASS checkpatch $p"
-            record "checkpatch $p" pass
-        else
-            echo "FAIL checkpatch $p"
-            echo "$out"
-            record "checkpatch $p" fail
-        fi
+    local name p out
+    select_project qemu
+    for name in $(series_names); do
+        for p in $(series_files "$name"); do
+            p=${p#"$TOP/patches/"}
+            out=$(cd "$QEMU_TREE" && perl scripts/checkpatch.pl -q "$TOP/patches/$p" 2>&1 || true)
+            if [ -z "$out" ]; then
+                echo "PASS checkpatch $p"
+                record "checkpatch $p" pass
+            else
+                echo "FAIL checkpatch $p"
+                echo "$out"
+                record "checkpatch $p" fail
+            fi
+        done
     done
 }
 
@@ -199,8 +200,10 @@ main() {
     mkdir -p "$LOG_DIR"
     echo "== series hygiene (checkpatch.pl)"
     check_patches
-    echo "== qtest: sev-emulated-test"
-    run_qtest sev-emulated-test
+    echo "== the series' qtests"
+    for t in "${SERIES_QTESTS[@]}"; do
+        run_qtest "$t"
+    done
     echo "== generic x86_64 qtests"
     for t in "${GENERIC_QTESTS[@]}"; do
         run_qtest "$t"

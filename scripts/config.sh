@@ -8,7 +8,16 @@ QEMU_ORIG_TARBALL=qemu_10.2.2+ds.orig.tar.xz
 QEMU_ORIG_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 QEMU_SOURCE_SUITE=sid
 # The series as posted: its version goes into every subject line.
-SERIES_PREFIX="PATCH v2"
+SERIES_PREFIX="PATCH v3"
+
+# The qtests that the series add: built and run wherever their source
+# exists (a series, or a patch in series-check, may not have them yet)
+SERIES_QTESTS=(sev-emulated-test)
+# QEMU's own tests that cover what the series change: the generic qtests
+# that touch every QOM type and QMP command, and the cipher unit test
+# (the crypto series adds CTR mode to the gnutls backend)
+GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
+UNIT_TESTS=(test-crypto-cipher)
 
 # Guest assets: Debian binary packages, downloaded and unpacked, never
 # installed. Format: package version sha256-of-the-.deb
@@ -85,8 +94,8 @@ export CCACHE_DIR=${CCACHE_DIR:-$CACHE_DIR/ccache}
 LIBVIRT_TREE=${LIBVIRT_TREE:-$BUILD_DIR/libvirt}
 LIBVIRT_BUILD=$LIBVIRT_TREE/build
 
-# select_project qemu|libvirt: PROJECT_TREE, PROJECT_PATCHES (the series'
-# directory) and PROJECT_PREFIX (its subject prefix) of one of the two
+# select_project qemu|libvirt: PROJECT_TREE, PROJECT_PATCHES (where its
+# series live) and PROJECT_PREFIX (their subject prefix) of one of the two
 # projects we patch.
 select_project() {
     case "$1" in
@@ -100,4 +109,47 @@ select_project() {
             echo "unknown project '$1' (qemu or libvirt)" >&2
             return 1 ;;
     esac
+    PROJECT=$1
+}
+
+# The QEMU patches are topic series, each posted on its own: one folder
+# of patches/ per series (patch files, their "series" list, a cover
+# letter), applied in the order patches/series lists the folders.
+# libvirt's patches are one series, patches/libvirt/.
+#
+# series_names: the series of the selected project, in order.
+series_names() {
+    if [ "$PROJECT" = qemu ]; then
+        sed -e '/^#/d' -e '/^$/d' "$PROJECT_PATCHES/series"
+    else
+        echo libvirt
+    fi
+}
+
+# series_dir NAME: the folder of series NAME
+series_dir() {
+    if [ "$PROJECT" = qemu ]; then echo "$PROJECT_PATCHES/$1"; else echo "$PROJECT_PATCHES"; fi
+}
+
+# series_files NAME: its patch files, in order
+series_files() {
+    local dir f
+    dir=$(series_dir "$1")
+    [ -f "$dir/series" ] || return 0
+    while read -r f; do
+        case "$f" in ''|'#'*) continue ;; esac
+        printf '%s\n' "$dir/$f"
+    done < "$dir/series"
+}
+
+# In the project's tree, the branch series/NAME points at the last commit
+# of series NAME: tree.sh sets it, export.sh exports each series from the
+# previous one's branch (or "upstream") to its own.  Amend with
+# "git rebase -i --update-refs upstream", which moves the branches along.
+series_branch() { echo "series/$1"; }
+
+# series_based_on NAME: the series that NAME's cover letter says it is
+# based on ("Based-on: NAME" lines), which must be applied before it
+series_based_on() {
+    sed -n 's/^Based-on: \([0-9][0-9]-[a-z0-9-]*\).*/\1/p' "$(series_dir "$1")/cover-letter.txt" 2>/dev/null
 }

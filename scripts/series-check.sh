@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# make series-check: the series as a QEMU maintainer would check it.
+# make series-check: the QEMU topic series as QEMU maintainers would take
+# them, one by one:
 #   - checkpatch.pl: no errors, no warnings, on every patch
-#   - the series applies (git apply --check, patch after patch) to the
-#     pristine upstream sources: the orig tarball, without Debian's patches
-#   - every patch builds on its own and passes the tests that exist at
-#     that point (sev-emulated-test, qom-test, qmp-cmd-test): bisectable
-#   - MAINTAINERS covers every file the series adds
+#   - every series applies (git apply --check, patch after patch) to the
+#     pristine upstream sources (the orig tarball, without Debian's
+#     patches), after the series its cover letter is "Based-on:" only
+#   - a series based on no other builds on upstream alone and passes the
+#     tests that exist there (worktree build/qemu-alone)
+#   - every patch of all the series, in order, builds on its own and
+#     passes the tests that exist at that point: bisectable
+#     (worktree build/qemu-bisect)
+#   - MAINTAINERS covers every file the series add
 # and the libvirt series (patches/libvirt/) as a libvirt maintainer would:
 #   - every patch builds and passes libvirt's syntax-check and its unit
 #     tests of what the series changes
 # Prints "N passed, N failed"; exits non-zero on any failure.
-# With --quick, the per-patch builds are left out.
+# With --quick, the builds are left out.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
 PRISTINE=$BUILD_DIR/pristine
+ALONE_TREE=$BUILD_DIR/qemu-alone
 BISECT_TREE=$BUILD_DIR/qemu-bisect
 LIBVIRT_BISECT_TREE=$BUILD_DIR/libvirt-bisect
 # As scripts/check.sh
@@ -28,18 +34,39 @@ result() {      # result pass|fail WHAT
     echo "$( [ "$1" = pass ] && echo PASS || echo FAIL ) $2"
 }
 
-series() { sed -e '/^#/d' -e '/^$/d' "$TOP/patches/series"; }
-
-check_checkpatch() {
-    local p out
-    for p in $(series); do
-        out=$(cd "$QEMU_TREE" && perl scripts/checkpatch.pl -q "$TOP/patches/$p" 2>&1 || true)
-        if [ -z "$out" ]; then result pass "checkpatch $p"; else result fail "checkpatch $p"; echo "$out"; fi
+# series_with_deps NAME: the series NAME needs, then NAME, in the order
+# of patches/series
+series_with_deps() {
+    local want=" $1 " changed=1 name dep
+    while [ "$changed" = 1 ]; do
+        changed=0
+        for name in $want; do
+            for dep in $(series_based_on "$name"); do
+                case "$want" in *" $dep "*) ;; *) want="$want$dep "; changed=1 ;; esac
+            done
+        done
+    done
+    for name in $(series_names); do
+        case "$want" in *" $name "*) echo "$name" ;; esac
     done
 }
 
-check_pristine_apply() {
-    local p ok=pass
+check_checkpatch() {
+    local name p out
+    for name in $(series_names); do
+        for p in $(series_files "$name"); do
+            out=$(cd "$QEMU_TREE" && perl scripts/checkpatch.pl -q "$p" 2>&1 || true)
+            if [ -z "$out" ]; then
+                result pass "checkpatch ${p#"$TOP"/}"
+            else
+                result fail "checkpatch ${p#"$TOP"/}"
+                echo "$out"
+            fi
+        done
+    done
+}
+
+pristine_reset() {
     if [ ! -d "$PRISTINE/.git" ]; then
         echo "series-check: unpacking the pristine orig tarball in $PRISTINE"
         rm -rf "$PRISTINE"
@@ -52,18 +79,29 @@ check_pristine_apply() {
     fi
     git -C "$PRISTINE" reset -q --hard
     git -C "$PRISTINE" clean -q -fdx
-    for p in $(series); do
-        if git -C "$PRISTINE" apply --check "$TOP/patches/$p" 2>"$LOG_DIR/pristine-apply.log"; then
-            git -C "$PRISTINE" apply "$TOP/patches/$p"
-        else
-            ok=fail
-            cat "$LOG_DIR/pristine-apply.log"
-            break
-        fi
+}
+
+check_pristine_apply() {
+    local name dep p ok deps
+    for name in $(series_names); do
+        pristine_reset
+        ok=pass
+        deps=$(series_with_deps "$name" | tr '\n' ' ')
+        for dep in $deps; do
+            for p in $(series_files "$dep"); do
+                if git -C "$PRISTINE" apply --check "$p" 2>"$LOG_DIR/pristine-apply.log"; then
+                    git -C "$PRISTINE" apply "$p"
+                else
+                    ok=fail
+                    echo "  ${p#"$TOP"/} does not apply:"
+                    cat "$LOG_DIR/pristine-apply.log"
+                    break 2
+                fi
+            done
+        done
+        result "$ok" "series $name applies to pristine $QEMU_ORIG_TARBALL (with: ${deps% })"
     done
-    result "$ok" "series applies to pristine upstream $QEMU_ORIG_TARBALL"
-    git -C "$PRISTINE" reset -q --hard
-    git -C "$PRISTINE" clean -q -fdx
+    pristine_reset
 }
 
 check_maintainers() {
@@ -73,41 +111,74 @@ check_maintainers() {
             | grep -qv '^qemu-devel@nongnu.org') || missing="$missing $f"
     done
     if [ -z "$missing" ]; then
-        result pass "MAINTAINERS covers the files the series adds"
+        result pass "MAINTAINERS covers the files the series add"
     else
         result fail "MAINTAINERS does not cover:$missing"
     fi
 }
 
-# run_qtest NAME: 0 if it passes (or does not exist yet at this patch)
-run_qtest() {
-    [ -x "$QEMU_BUILD/tests/qtest/$1" ] || return 0
-    (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 "./tests/qtest/$1") \
-        >"$LOG_DIR/bisect-$1.log" 2>&1
+# new_worktree DIR: a worktree of the QEMU tree at upstream, with the
+# sources that QEMU's .gitignore keeps out of git (subprojects unpacked
+# from the tarball), which meson would try to fetch otherwise
+new_worktree() {
+    rm -rf "$1"
+    git -C "$QEMU_TREE" worktree prune
+    git -C "$QEMU_TREE" worktree add -q --detach "$1" upstream
+    cp -a "$QEMU_TREE/subprojects/." "$1/subprojects/"
+}
+
+# run_tests TREE LOGNAME: build TREE and run the tests that exist in it;
+# 0 if all pass
+run_tests() {
+    local tree=$1 log=$2 t rc=0
+    if ! QEMU_TREE=$tree QEMU_BUILD=$tree/build "$TOP/scripts/build.sh" >"$LOG_DIR/$log-build.log" 2>&1; then
+        tail -20 "$LOG_DIR/$log-build.log"
+        return 1
+    fi
+    for t in "${SERIES_QTESTS[@]}" "${GENERIC_QTESTS[@]}"; do
+        [ -x "$tree/build/tests/qtest/$t" ] || continue
+        (cd "$tree/build" && QTEST_QEMU_BINARY=./qemu-system-x86_64 "./tests/qtest/$t") \
+            >"$LOG_DIR/$log-$t.log" 2>&1 || { rc=1; echo "  $t failed (log: $LOG_DIR/$log-$t.log)"; }
+    done
+    for t in "${UNIT_TESTS[@]}"; do
+        [ -x "$tree/build/tests/unit/$t" ] || continue
+        "$tree/build/tests/unit/$t" >"$LOG_DIR/$log-$t.log" 2>&1 ||
+            { rc=1; echo "  $t failed (log: $LOG_DIR/$log-$t.log)"; }
+    done
+    return "$rc"
+}
+
+# Each series that depends on no other, alone on upstream (with Debian's
+# build patches, which the build needs)
+check_alone() {
+    local name ok
+    new_worktree "$ALONE_TREE"
+    for name in $(series_names); do
+        [ -z "$(series_based_on "$name")" ] || continue
+        git -C "$ALONE_TREE" checkout -q --detach upstream
+        ok=pass
+        if ! git -C "$ALONE_TREE" -c user.name=series-check -c user.email=series-check@localhost \
+                am -q $(series_files "$name") >"$LOG_DIR/alone-$name-am.log" 2>&1; then
+            ok=fail
+            cat "$LOG_DIR/alone-$name-am.log"
+            git -C "$ALONE_TREE" am --abort 2>/dev/null || true
+        elif ! run_tests "$ALONE_TREE" "alone-$name"; then
+            ok=fail
+        fi
+        result "$ok" "series $name alone on upstream builds and passes its tests"
+    done
+    git -C "$QEMU_TREE" worktree remove --force "$ALONE_TREE"
 }
 
 check_bisect() {
-    local commits c n=0 subject t ok
-    rm -rf "$BISECT_TREE"
-    git -C "$QEMU_TREE" worktree prune
-    git -C "$QEMU_TREE" worktree add -q --detach "$BISECT_TREE" upstream
-    # Sources that QEMU's .gitignore keeps out of git (subprojects unpacked
-    # from the tarball): meson would try to fetch them otherwise.
-    cp -a "$QEMU_TREE/subprojects/." "$BISECT_TREE/subprojects/"
-    commits=$(git -C "$QEMU_TREE" rev-list --reverse upstream..HEAD)
-    for c in $commits; do
+    local c n=0 subject ok
+    new_worktree "$BISECT_TREE"
+    for c in $(git -C "$QEMU_TREE" rev-list --reverse upstream..HEAD); do
         n=$((n + 1))
         subject=$(git -C "$QEMU_TREE" log -1 --format=%s "$c")
         git -C "$BISECT_TREE" checkout -q --detach "$c"
         ok=pass
-        if ! QEMU_TREE=$BISECT_TREE QEMU_BUILD=$BISECT_TREE/build "$TOP/scripts/build.sh" >"$LOG_DIR/bisect-build-$n.log" 2>&1; then
-            ok=fail
-            tail -20 "$LOG_DIR/bisect-build-$n.log"
-        else
-            for t in sev-emulated-test qom-test qmp-cmd-test; do
-                QEMU_BUILD=$BISECT_TREE/build run_qtest "$t" || { ok=fail; echo "  $t failed (log: $LOG_DIR/bisect-$t.log)"; }
-            done
-        fi
+        run_tests "$BISECT_TREE" "bisect-$n" || ok=fail
         result "$ok" "patch $n builds and passes its tests: $subject"
     done
     git -C "$QEMU_TREE" worktree remove --force "$BISECT_TREE"
@@ -145,11 +216,13 @@ check_libvirt_bisect() {
 main() {
     local start=$SECONDS
     mkdir -p "$LOG_DIR"
+    select_project qemu
     check_checkpatch
     check_pristine_apply
     check_maintainers
-    # --quick: leave out the build of every patch (minutes per patch)
+    # --quick: leave out the builds (minutes each)
     if [ "${1:-}" != --quick ]; then
+        check_alone
         check_bisect
         check_libvirt_bisect
     fi

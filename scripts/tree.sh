@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
 # tree.sh [qemu|libvirt]: the project's source as commit (and tag)
-# "upstream", then its series applied with git am:
-#   build/qemu     QEMU 10.2.2 with Debian's build patches, patches/
+# "upstream", then its series applied with git am, each followed by its
+# branch series/NAME (see config.sh):
+#   build/qemu     QEMU 10.2.2 with Debian's build patches, the topic
+#                  series of patches/ in the order of patches/series
 #   build/libvirt  libvirt's release tarball, patches/libvirt/
-# Refuses to discard commits in the tree that the series does not hold.
+# Refuses to discard commits in the tree that the series do not hold.
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 select_project "${1:-qemu}"
-PROJECT=${1:-qemu}
 
 SRC_DIR=$CACHE_DIR/source
 
-series_files() {
-    local f
-    [ -f "$PROJECT_PATCHES/series" ] || return 0
-    while read -r f; do
-        case "$f" in ''|'#'*) continue ;; esac
-        printf '%s\n' "$PROJECT_PATCHES/$f"
-    done < "$PROJECT_PATCHES/series"
+all_series_files() {
+    local name
+    for name in $(series_names); do
+        series_files "$name"
+    done
 }
 
 patch_ids() {   # stdin: patches or log -p; stdout: sorted patch ids
@@ -28,7 +27,7 @@ tree_ids() { git -C "$PROJECT_TREE" log -p --reverse upstream..HEAD | patch_ids;
 
 series_ids() {
     local files
-    files=$(series_files)
+    files=$(all_series_files)
     [ -z "$files" ] || cat $files | patch_ids
 }
 
@@ -86,17 +85,35 @@ create_upstream() {
 }
 
 apply_series() {
-    local files
-    files=$(series_files)
-    if [ -z "$files" ]; then
-        echo "tree: ${PROJECT_PATCHES#"$TOP"/}/ is empty, tree is plain upstream"
-        return 0
-    fi
-    echo "tree: applying $(echo "$files" | wc -l) patch(es) from ${PROJECT_PATCHES#"$TOP"/}/"
-    tree_git am -q --whitespace=nowarn $files
+    local name files
+    for name in $(series_names); do
+        files=$(series_files "$name")
+        if [ -n "$files" ]; then
+            echo "tree: applying $(echo "$files" | wc -l) patch(es) of $(series_dir "$name" | sed "s|^$TOP/||")/"
+            tree_git am -q --whitespace=nowarn $files
+        fi
+    done
+    set_series_branches
+}
+
+# Point each series/NAME branch at the last commit of series NAME, in a
+# tree whose commits are exactly the series'
+set_series_branches() {
+    local commits=() n=0 name count
+    mapfile -t commits < <(git -C "$PROJECT_TREE" rev-list --reverse upstream..HEAD)
+    for name in $(series_names); do
+        count=$(series_files "$name" | grep -c . || true)
+        n=$((n + count))
+        if [ "$n" = 0 ]; then
+            tree_git branch -f "$(series_branch "$name")" upstream
+        else
+            tree_git branch -f "$(series_branch "$name")" "${commits[$((n - 1))]}"
+        fi
+    done
 }
 
 main() {
+    local name
     "$TOP/scripts/fetch-$PROJECT.sh"
     if [ ! -d "$PROJECT_TREE/.git" ]; then
         create_upstream
@@ -112,6 +129,11 @@ main() {
     want=$(series_ids)
     if [ "$have" = "$want" ]; then
         echo "tree: $PROJECT_TREE already matches ${PROJECT_PATCHES#"$TOP"/}/, skipping"
+        # A tree made before the series had branches
+        for name in $(series_names); do
+            git -C "$PROJECT_TREE" rev-parse -q --verify "$(series_branch "$name")" >/dev/null ||
+                { set_series_branches; break; }
+        done
         return 0
     fi
     extra=$(comm -23 <(echo "$have") <(echo "$want") | grep . || true)
@@ -122,6 +144,9 @@ main() {
     fi
     echo "tree: resetting to upstream and re-applying ${PROJECT_PATCHES#"$TOP"/}/"
     tree_git reset -q --hard upstream
+    # Branches of series that are gone would be exported again
+    git -C "$PROJECT_TREE" for-each-ref --format='%(refname:short)' refs/heads/series/ |
+        xargs -r git -C "$PROJECT_TREE" branch -q -D
     apply_series
 }
 
