@@ -12,11 +12,11 @@ SERIES_PREFIX="PATCH v3"
 
 # The qtests that the series add: built and run wherever their source
 # exists (a series, or a patch in series-check, may not have them yet)
-SERIES_QTESTS=(sev-emulated-test)
+SERIES_QTESTS=(sev-emulated-test x86-cpl-test x86-smm-tlb-test)
 # QEMU's own tests that cover what the series change: the generic qtests
 # that touch every QOM type and QMP command, and the cipher unit test
 # (the crypto series adds CTR mode to the gnutls backend)
-GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test)
+GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test cpu-plug-test)
 UNIT_TESTS=(test-crypto-cipher)
 
 # Guest assets: Debian binary packages, downloaded and unpacked, never
@@ -40,9 +40,10 @@ BUILD_DEPS=(libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev
 BACKPORTS_DEPS=(meson python3-pycotap)
 # For the tests and the demo (firmware for the generic qtests).
 # virt-qemu-sev-validate imports lxml and cryptography without depending
-# on them.
+# on them. xxd (with the compiler and binutils the build has) regenerates
+# the qtest's guest headers from their assembly source.
 TEST_DEPS=(python3 seabios ipxe-qemu libvirt-clients-qemu python3-libvirt
-    python3-lxml python3-cryptography)
+    python3-lxml python3-cryptography xxd)
 
 # make check-hosts: qemu-system-x86_64 cross-built for an aarch64 Linux
 # host, with Debian's cross compiler and bookworm's arm64 libraries
