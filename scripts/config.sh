@@ -154,3 +154,11 @@ series_branch() { echo "series/$1"; }
 series_based_on() {
     sed -n 's/^Based-on: \([0-9][0-9]-[a-z0-9-]*\).*/\1/p' "$(series_dir "$1")/cover-letter.txt" 2>/dev/null
 }
+
+# make stress-es: OVMF 2026.08 (sid's ovmf-generic), whose #VC handler no
+# longer enables interrupts; checked against Debian 12's OVMF of the
+# guest assets.
+STRESS_OVMF_DEB=ovmf-generic
+STRESS_OVMF_VERSION=2026.08+ds-2
+STRESS_OVMF_SHA256=05c1593998ba58700ff86c062bde306321af1f5a2943ea9ceef6c2332f3f3374
+STRESS_OVMF_FILE=usr/share/ovmf/OVMF.fd
