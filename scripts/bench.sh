@@ -16,9 +16,8 @@ source "$TOP/scripts/guest.sh"
 
 RUNS=${RUNS:-5}
 INSN_PLUGIN=$QEMU_BUILD/tests/tcg/plugins/libinsn.so
-# Same CPU features for all: sev-emulated turns RDRAND on by default,
-# and a guest without RDRAND boots measurably slower.
-CPU=(-cpu qemu64,rdrand=on)
+# Same CPU for all: guest.sh's, with RDRAND, which sev-emulated
+# requires; a guest without RDRAND would also boot measurably slower.
 # quiet: the kernel's console output would be most of an SEV-ES guest's
 # port I/O, each byte a #VC and a VMGEXIT; it is not what is measured.
 GUEST_APPEND="console=ttyS0 quiet"
@@ -26,8 +25,8 @@ GUEST_APPEND="console=ttyS0 quiet"
 GUESTS=(plain sev sev-es)
 declare -A GUEST_ARGS=(
     [plain]=""
-    [sev]="-object sev-emulated,id=sev0 -machine confidential-guest-support=sev0"
-    [sev-es]="-object sev-emulated,id=sev0,policy=0x5 -machine confidential-guest-support=sev0"
+    [sev]="-object sev-emulated,id=sev0,reduced-phys-bits=1 -machine confidential-guest-support=sev0"
+    [sev-es]="-object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5 -machine confidential-guest-support=sev0"
 )
 
 # time_to_init GUEST: seconds until the /init marker.
@@ -35,7 +34,7 @@ time_to_init() {
     local -a cmd extra
     local start line
     read -ra extra <<<"${GUEST_ARGS[$1]}"
-    mapfile -d '' cmd < <(guest_cmd "${CPU[@]}" "${extra[@]}")
+    mapfile -d '' cmd < <(guest_cmd "${extra[@]}")
     start=$EPOCHREALTIME
     while IFS= read -r line; do
         if [[ "$line" == *"$INIT_MARKER"* ]]; then
@@ -54,7 +53,7 @@ insns() {
     local -a cmd extra
     local out
     read -ra extra <<<"${GUEST_ARGS[$1]}"
-    mapfile -d '' cmd < <(guest_cmd "${CPU[@]}" "${extra[@]}" \
+    mapfile -d '' cmd < <(guest_cmd "${extra[@]}" \
         -plugin "$INSN_PLUGIN,inline=on" -d plugin)
     out=$(timeout 600 "${cmd[@]}" </dev/null 2>&1 >/dev/null)
     if [[ "$out" =~ total\ insns:\ ([0-9]+) ]]; then
@@ -72,7 +71,7 @@ main() {
     declare -A times med count
     ninja -C "$QEMU_BUILD" tests/tcg/plugins/libinsn.so >/dev/null
 
-    echo "bench: $RUNS boots of each guest to /init, interleaved; TCG, -smp 1 -m 1G ${CPU[*]}, -append '$GUEST_APPEND'"
+    echo "bench: $RUNS boots of each guest to /init, interleaved; TCG, -smp 1 -m 1G -cpu $GUEST_CPU, -append '$GUEST_APPEND'"
     for i in $(seq "$RUNS"); do
         local line="  run $i:"
         for g in "${GUESTS[@]}"; do

@@ -27,11 +27,11 @@ main() {
 
     say "== 1. QEMU $("$QEMU_BIN" --version | head -n 1 | awk '{print $4}') + the sev-emulated series, TCG (no KVM, no SEV hardware)"
     say "   OVMF.amdsev (Debian ovmf-amdsev), Debian kernel ${GUEST_KERNEL##*vmlinuz-}, busybox initramfs"
-    say "   -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek"
-    say "   (random keys in -object secret), paused with -S"
+    say "   -object sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek"
+    say "   -cpu $GUEST_CPU (sev-emulated needs a CPU with RDRAND), random keys in -object secret, paused with -S"
     start_guest "$DEMO_DIR" \
         -object "secret,id=tik,file=$DEMO_DIR/tik" -object "secret,id=tek,file=$DEMO_DIR/tek" \
-        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
+        -object sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
         -machine confidential-guest-support=sev0
     info=$(qmp "$DEMO_DIR" query-sev)
     say "   query-sev: $info"

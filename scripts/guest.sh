@@ -6,9 +6,15 @@ INIT_MARKER="sev-emulated-init: reached /init"
 # What Linux 6.12 prints when it runs as an SEV guest.
 SEV_LINE="Memory Encryption Features active: AMD SEV"
 
-SEV_OBJECT=(-object sev-emulated,id=sev0 -machine confidential-guest-support=sev0)
+# sev-emulated, like sev-guest, needs reduced-phys-bits.
+SEV_OBJECT=(-object sev-emulated,id=sev0,reduced-phys-bits=1
+            -machine confidential-guest-support=sev0)
 
-# What guest_cmd boots; callers may change these.
+# What guest_cmd boots; callers may change these. The CPU model: QEMU's
+# default TCG model (phys-bits 40, below sev-emulated's C-bit 51) with
+# RDRAND, which sev-emulated requires (every SEV-capable CPU has it, and
+# Linux's early SEV code executes it); the plain guest gets the same CPU.
+GUEST_CPU=qemu64,rdrand=on
 GUEST_FIRMWARE=$ASSET_DIR/OVMF.fd
 GUEST_KERNEL_FILE=$ASSET_DIR/vmlinuz
 GUEST_APPEND="console=ttyS0"
@@ -16,7 +22,7 @@ GUEST_APPEND="console=ttyS0"
 # guest_cmd [extra QEMU args...]: the QEMU command line, serial on stdout,
 # NUL-separated.
 guest_cmd() {
-    printf '%s\0' "$QEMU_BIN" -accel tcg -M q35 -m 1G -smp 1 \
+    printf '%s\0' "$QEMU_BIN" -accel tcg -M q35 -cpu "$GUEST_CPU" -m 1G -smp 1 \
         -nodefaults -display none -serial stdio -no-reboot \
         -global apic-common.vapic=off \
         -bios "$GUEST_FIRMWARE" -kernel "$GUEST_KERNEL_FILE" \

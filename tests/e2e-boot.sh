@@ -56,7 +56,7 @@ case_plain_guest() {
 # case_sev_es_guest N: an SEV-ES guest with N vCPUs, all of them up
 case_sev_es_guest() {
     local n=$1 name=e2e/boot-sev-es-$1-cpus$SUFFIX log=$LOG_DIR/e2e-boot-sev-es-$1$SUFFIX.log rc=0
-    boot_guest "$log" "$TIMEOUT" -object sev-emulated,id=sev0,policy=0x5 \
+    boot_guest "$log" "$TIMEOUT" -object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5 \
         -machine confidential-guest-support=sev0 -smp "$n" || rc=$?
     judge "$name" "$log" "$rc" "sev-emulated-init: kernel: $SEV_LINE SEV-ES" \
         "smp: Brought up 1 node, $n CPU"

@@ -96,6 +96,7 @@ EOF
 # Everything SEV is in <qemu:commandline>, appended by libvirt to the
 # end of QEMU's command line:
 # - the TIK and TEK as secret objects, and sev-emulated with
+#   reduced-phys-bits (which it requires, as sev-guest does) and
 #   kernel-hashes=on (OVMF's AmdSev build checks the kernel, initrd and
 #   command line against the hashes measured with it);
 # - -machine confidential-guest-support=sev0: libvirt emits its own
@@ -107,7 +108,7 @@ passthrough_args() {
     <qemu:arg value='-object'/>
     <qemu:arg value='secret,id=tek,file=$WORK/tek'/>
     <qemu:arg value='-object'/>
-    <qemu:arg value='sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek'/>
+    <qemu:arg value='sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek'/>
     <qemu:arg value='-machine'/>
     <qemu:arg value='confidential-guest-support=sev0'/>
 EOF
@@ -125,7 +126,7 @@ check_command_line() {
     for arg in "$QEMU_BIN" "-accel tcg" "-cpu qemu64,rdrand=on" \
                "-bios $ASSET_DIR/OVMF.amdsev.fd" "-kernel $ASSET_DIR/vmlinuz" \
                "-initrd $ASSET_DIR/initrd.img" \
-               "-object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek" \
+               "-object sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek" \
                "-machine confidential-guest-support=sev0"; do
         grep -qF -- "$arg" "$QEMU_LOG" || missing+=("$arg")
     done

@@ -111,8 +111,8 @@ setup_guest() {
 # wanted: without it libvirt 9.0 passes -no-acpi, which QEMU 10 no longer
 # has ("qemu-system-x86_64: -no-acpi: invalid option"). The CPU is QEMU's
 # default TCG model (as scripts/guest.sh; phys-bits 40, below
-# sev-emulated's C-bit 51) with RDRAND, which Linux's early SEV code
-# executes (sev-emulated adds it when not given; here it is explicit).
+# sev-emulated's C-bit 51) with RDRAND, which sev-emulated requires
+# (Linux's early SEV code executes it).
 # on_poweroff destroy: libvirt always passes -no-shutdown, and the
 # guest's /init powers off when done.
 domain_xml() {
