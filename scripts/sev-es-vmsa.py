@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
-"""Build the initial VMSAs of an SEV-ES guest, as current KVM measures them
-for QEMU, without QEMU's code: for the guest owner, whose tools
+"""Build the initial VMSAs of an SEV-ES guest, as KVM measures them for
+QEMU, without QEMU's code: for the guest owner, whose tools
 (virt-qemu-sev-validate --vmsa-cpu0/--vmsa-cpu1) need them to compute the
 launch digest.
 
 usage: sev-es-vmsa.py --firmware OVMF.fd --family F --model M --stepping S
-                      [--out-dir DIR]
+                      [--legacy] [--out-dir DIR]
   writes DIR/vmsa0.bin (the boot CPU) and DIR/vmsa1.bin (every other
   CPU: they all start at the AP reset address of the firmware's SEV-ES
   reset block), 4096 bytes each.
 
 The values are those of a vCPU after QEMU's reset, as KVM syncs them into
 the VMSA at LAUNCH_UPDATE_VMSA (Linux arch/x86/kvm/svm/sev.c,
-sev_es_sync_vmsa(), with a VM made by KVM_SEV_INIT2, which also syncs
-the FPU's reset state); see notes/sev-es-research.md, section 5.
+sev_es_sync_vmsa()); see notes/sev-es-research.md, section 5. Which KVM
+interface made the VM decides one detail:
+
+- KVM_SEV_INIT2 (sev-emulated with legacy-vm-type=off; what this script
+  builds by default): KVM also syncs the FPU's reset state, so the VMSAs
+  hold MXCSR 0x1f80 and the x87 control word 0x37f, the APs' too with
+  QEMU's 11.0 machine types (10.2 and older leave the APs' zero, which
+  this script does not model). VirTEE's sev-snp-measure --mode seves
+  builds the same VMSAs.
+- KVM_SEV_ES_INIT (sev-emulated with legacy-vm-type=on or auto, its
+  default; --legacy here): the FPU control state stays zero in every
+  VMSA. virt-qemu-sev-validate's built-in template
+  (--cpu-family/--cpu-model/--cpu-stepping) builds the same VMSAs.
 """
 import argparse
 import importlib.util
@@ -86,7 +97,7 @@ def segment(vmsa, offset, selector, attrib, limit, base):
     struct.pack_into("<HHIQ", vmsa, offset, selector, attrib, limit, base)
 
 
-def build_vmsa(reset_addr, signature):
+def build_vmsa(reset_addr, signature, fpu_control=True):
     vmsa = bytearray(VMSA_SIZE)
     # Real mode, CS:IP at the reset address: the selector stays 0xf000 as
     # at reset, the base and IP split the address
@@ -111,9 +122,10 @@ def build_vmsa(reset_addr, signature):
     struct.pack_into("<Q", vmsa, G_PAT, 0x0007040600070406)
     struct.pack_into("<Q", vmsa, RDX, signature)
     struct.pack_into("<Q", vmsa, XCR0, 1)
-    # The FPU's reset state
-    struct.pack_into("<I", vmsa, MXCSR, 0x1f80)
-    struct.pack_into("<H", vmsa, X87_FCW, 0x37f)
+    # The FPU's reset state, which only KVM_SEV_INIT2 VMs sync
+    if fpu_control:
+        struct.pack_into("<I", vmsa, MXCSR, 0x1f80)
+        struct.pack_into("<H", vmsa, X87_FCW, 0x37f)
     return bytes(vmsa)
 
 
@@ -124,6 +136,9 @@ def main(argv):
     parser.add_argument("--family", type=int, required=True)
     parser.add_argument("--model", type=int, required=True)
     parser.add_argument("--stepping", type=int, required=True)
+    parser.add_argument("--legacy", action="store_true",
+                        help="the VMSAs of a KVM_SEV_ES_INIT VM "
+                        "(legacy-vm-type=on or auto): no FPU control state")
     parser.add_argument("--out-dir", default=".")
     args = parser.parse_args(argv[1:])
     try:
@@ -133,7 +148,7 @@ def main(argv):
     signature = cpuid_signature(args.family, args.model, args.stepping)
     for name, addr in (("vmsa0.bin", BSP_RESET_ADDR), ("vmsa1.bin", ap_addr)):
         with open(os.path.join(args.out_dir, name), "wb") as f:
-            f.write(build_vmsa(addr, signature))
+            f.write(build_vmsa(addr, signature, not args.legacy))
     print("AP reset address 0x%x, CPUID signature 0x%x" % (ap_addr, signature))
     return 0
 

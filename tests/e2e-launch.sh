@@ -5,10 +5,15 @@
 # query-sev-launch-measure and builds a secret that is injected over QMP
 # and read back inside the guest. Negative cases: a tampered measurement,
 # a secret made with the wrong TIK, a kernel that does not match the
-# measured hashes. The same for an SEV-ES guest with 2 vCPUs, whose
-# VMSAs scripts/sev-es-vmsa.py builds for the tool; it must reject a
-# wrong vCPU count and a wrong CPU signature. Prints one "PASS name" or
-# "FAIL name: why" per case.
+# measured hashes. The same for an SEV-ES guest with 2 EPYC-Rome vCPUs,
+# whose launch also measures a VMSA per vCPU, as the emulated KVM builds
+# it. sev-emulated emulates KVM_SEV_ES_INIT by default (legacy-vm-type
+# auto): the tool's own VMSA template, given the CPU's family, model and
+# stepping, matches; it must reject a wrong vCPU count, a wrong CPU
+# signature and the other VM type's VMSAs. With legacy-vm-type=off
+# (KVM_SEV_INIT2, whose VMSAs hold the FPU control state) the tool is
+# given the VMSAs of scripts/sev-es-vmsa.py (--vmsa-cpu0/--vmsa-cpu1).
+# Prints one "PASS name" or "FAIL name: why" per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
 source "$TOP/scripts/guest.sh"
@@ -34,28 +39,39 @@ setup() {
     head -c 16 /dev/urandom > "$WORK/tek"
     head -c 16 /dev/urandom > "$WORK/other-tik"
     printf '%s' "$SECRET_TEXT" > "$WORK/secret.txt"
-    # The VMSAs of the SEV-ES cases' vCPUs (EPYC-Rome: family 23, model
-    # 49, stepping 0), and of another CPU model (EPYC-Milan: 25, 1, 1)
-    mkdir -p "$WORK/vmsa-rome" "$WORK/vmsa-milan"
+    # The KVM_SEV_INIT2 VMSAs of the SEV-ES guest's vCPUs (make check
+    # compares them with sev-snp-measure's, tests/data/seves-vmsa)
+    mkdir -p "$WORK/vmsa-init2"
     python3 "$TOP/scripts/sev-es-vmsa.py" --firmware "$GUEST_FIRMWARE" \
-        --family 23 --model 49 --stepping 0 --out-dir "$WORK/vmsa-rome"
-    python3 "$TOP/scripts/sev-es-vmsa.py" --firmware "$GUEST_FIRMWARE" \
-        --family 25 --model 1 --stepping 1 --out-dir "$WORK/vmsa-milan"
+        "${ROME[@]}" --out-dir "$WORK/vmsa-init2"
 }
 
 # The SEV-ES guest: policy 0x5 (no debugging, SEV-ES), 2 EPYC-Rome vCPUs
-ES_ARGS=(-cpu EPYC-Rome -smp 2)
-es_vmsa_args() {    # DIR NUM-CPUS: the tool's SEV-ES arguments, one line
+# (family 23, model 49, stepping 0), as KVM_SEV_ES_INIT or KVM_SEV_INIT2
+# would run it
+ES_CPU=EPYC-Rome
+ES_ARGS=(-smp 2)
+ROME=(--family 23 --model 49 --stepping 0)
+ES_INIT=policy=0x5
+ES_INIT2=policy=0x5,legacy-vm-type=off
+# The tool's SEV-ES arguments, one line each: its own template for a CPU
+# signature (FAMILY MODEL STEPPING), or VMSA files
+es_template_args() {    # NUM-CPUS FAMILY MODEL STEPPING
+    echo "--num-cpus $1 --cpu-family $2 --cpu-model $3 --cpu-stepping $4"
+}
+es_vmsa_args() {        # DIR NUM-CPUS
     echo "--num-cpus $2 --vmsa-cpu0 $1/vmsa0.bin --vmsa-cpu1 $1/vmsa1.bin"
 }
 
-# launch DIR TIK [POLICY [extra QEMU args]]: start paused, measured.
+# launch DIR TIK [PROPS [extra QEMU args]]: start paused, measured;
+# PROPS are sev-emulated's policy and the like (policy=0x1 by default).
+# The CPU is GUEST_CPU (scripts/guest.sh), EPYC-Rome for SEV-ES.
 launch() {
-    local dir=$1 tik=$2 policy=${3:-0x1}
+    local dir=$1 tik=$2 props=${3:-policy=0x1}
     shift 3 || shift $#
     mkdir -p "$dir"
     start_guest "$dir" -object "secret,id=tik,file=$tik" -object "secret,id=tek,file=$WORK/tek" \
-        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek,policy=$policy \
+        -object "sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek,$props" \
         -machine confidential-guest-support=sev0 "$@"
 }
 
@@ -82,15 +98,15 @@ inject_args() {     # DIR: the sev-inject-launch-secret step for qmp.py
 
 stop_guest() { kill "$GUEST_PID" 2>/dev/null || true; wait "$GUEST_PID" 2>/dev/null || true; }
 
-# case_measured_boot [NAME POLICY TOOL-ARGS QEMU-ARGS...]: the launch
+# case_measured_boot [NAME PROPS TOOL-ARGS QEMU-ARGS...]: the launch
 # flow, with plain SEV unless told otherwise.
 case_measured_boot() {
-    local name=${1:-e2e/measured-boot-and-secret} policy=${2:-0x1} out
+    local name=${1:-e2e/measured-boot-and-secret} props=${2:-policy=0x1} out
     local dir=$WORK/${name#e2e/}
     local -a tool_args=()
     read -ra tool_args <<<"${3:-}"
     shift 3 || shift $#
-    launch "$dir" "$WORK/tik" "$policy" "$@"
+    launch "$dir" "$WORK/tik" "$props" "$@"
     if ! out=$(validate "$dir" "$WORK/tik" "" "${tool_args[@]}" \
                    --inject-secret "luks-key:$WORK/secret.txt" \
                    --secret-header "$dir/header.b64" --secret-payload "$dir/payload.b64" 2>&1); then
@@ -100,7 +116,7 @@ case_measured_boot() {
     else
         timeout "$TIMEOUT" python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" cont @SHUTDOWN >/dev/null || true
         if ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$dir/serial.log" ||
-           { [ "$policy" = 0x5 ] && ! grep -q "$SEV_LINE SEV-ES" "$dir/serial.log"; }; then
+           { [[ "$props" == *policy=0x5* ]] && ! grep -q "$SEV_LINE SEV-ES" "$dir/serial.log"; }; then
             fail "$name" "the guest did not report SEV" "$dir/serial.log"
         elif ! grep -qF "sev-emulated-init: secret: $SECRET_TEXT" "$dir/serial.log"; then
             fail "$name" "the guest did not read the injected secret" "$dir/serial.log"
@@ -176,7 +192,7 @@ PY
     local hash_gpa=$((HASH_BASE + 18 + 100 + 18))
     GUEST_KERNEL_FILE=$dir/vmlinuz boot_guest "$dir/serial.log" "$REFUSE_TIMEOUT" \
         -object "secret,id=tik,file=$WORK/tik" -object "secret,id=tek,file=$WORK/tek" \
-        -object sev-emulated,id=sev0,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
+        -object sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
         -machine confidential-guest-support=sev0 \
         -device "loader,addr=$hash_gpa,file=$dir/kernel-hash.bin,force-raw=on" || rc=$?
     if grep -q "EFI stub\|Linux version\|$INIT_MARKER" "$dir/serial.log"; then
@@ -188,13 +204,14 @@ PY
     fi
 }
 
-# An SEV-ES launch that the tool must reject: the VMSAs it is given do not
-# match the guest's vCPUs.
+# case_es_wrong_vmsas NAME PROPS TOOL-ARGS: an SEV-ES launch that the
+# tool must reject: the VMSAs it is given or builds do not match the
+# guest's vCPUs.
 case_es_wrong_vmsas() {
-    local name=$1 tool_args=$2 dir=$WORK/${1#e2e/} out rc=0
+    local name=$1 props=$2 dir=$WORK/${1#e2e/} out rc=0
     local -a args
-    read -ra args <<<"$tool_args"
-    launch "$dir" "$WORK/tik" 0x5 "${ES_ARGS[@]}"
+    read -ra args <<<"$3"
+    launch "$dir" "$WORK/tik" "$props" "${ES_ARGS[@]}"
     out=$(validate "$dir" "$WORK/tik" "" "${args[@]}" 2>&1) || rc=$?
     if [ "$rc" = 0 ] || ! grep -q "Measurement does not match" <<<"$out"; then
         fail "$name" "virt-qemu-sev-validate said (exit $rc): $out"
@@ -212,10 +229,19 @@ main() {
     case_tampered_measurement
     case_wrong_tik_secret
     case_flipped_kernel
-    case_measured_boot e2e/sev-es-measured-boot-and-secret 0x5 \
-        "$(es_vmsa_args "$WORK/vmsa-rome" 2)" "${ES_ARGS[@]}"
-    case_es_wrong_vmsas e2e/sev-es-wrong-vcpu-count-rejected "$(es_vmsa_args "$WORK/vmsa-rome" 3)"
-    case_es_wrong_vmsas e2e/sev-es-wrong-cpu-signature-rejected "$(es_vmsa_args "$WORK/vmsa-milan" 2)"
+    # SEV-ES: the CPU's signature is measured (in each VMSA's RDX)
+    local GUEST_CPU=$ES_CPU
+    case_measured_boot e2e/sev-es-measured-boot-and-secret "$ES_INIT" \
+        "$(es_template_args 2 23 49 0)" "${ES_ARGS[@]}"
+    case_es_wrong_vmsas e2e/sev-es-wrong-vcpu-count-rejected "$ES_INIT" \
+        "$(es_template_args 3 23 49 0)"
+    # EPYC-Milan's signature: family 25, model 1, stepping 1
+    case_es_wrong_vmsas e2e/sev-es-wrong-cpu-signature-rejected "$ES_INIT" \
+        "$(es_template_args 2 25 1 1)"
+    case_es_wrong_vmsas e2e/sev-es-kvm-sev-init2-vmsas-rejected "$ES_INIT" \
+        "$(es_vmsa_args "$WORK/vmsa-init2" 2)"
+    case_measured_boot e2e/sev-es-kvm-sev-init2-measured-boot-and-secret "$ES_INIT2" \
+        "$(es_vmsa_args "$WORK/vmsa-init2" 2)" "${ES_ARGS[@]}"
 }
 
 main "$@"
