@@ -4,7 +4,8 @@
 #   2. the qtests the series add (SERIES_QTESTS: sev-emulated-test, ...)
 #   3. QEMU's generic x86_64 qtests that touch every type and command,
 #      and the unit tests of what the series changes elsewhere (crypto)
-#   4. scripts/sev-es-vmsa.py against reference SEV-ES VMSAs (sev-snp-
+#   4. the qtest's guest headers regenerated from their assembly source;
+#      scripts/sev-es-vmsa.py against reference SEV-ES VMSAs (sev-snp-
 #      measure's, and virt-qemu-sev-validate's template); the Sphinx
 #      manual builds without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
@@ -172,6 +173,44 @@ check_sev_es_vmsa() {
     fi
 }
 
+# The qtest's guests are assembly sources (tests/qtest/sev-emulated/*.S)
+# whose bytes the test includes from generated headers: regenerate the
+# headers with that directory's Makefile (gcc, binutils, xxd) in a copy
+# of it, and they must equal the ones in the tree.
+check_qtest_guests() {
+    local src=$QEMU_TREE/tests/qtest/sev-emulated tmp h log=$LOG_DIR/qtest-guests.log
+    local -a headers=() differ=()
+    if ! compgen -G "$src/*.S" >/dev/null; then
+        echo "FAIL qtest guests: no assembly sources in $src"
+        record "qtest guests" fail
+        return
+    fi
+    tmp=$(mktemp -d)
+    cp -r "$src/." "$tmp"
+    for h in "$src"/*.S; do
+        h=$(basename "${h%.S}").h
+        headers+=("$h")
+        rm -f "$tmp/$h"
+    done
+    if ! make -C "$tmp" "${headers[@]}" >"$log" 2>&1; then
+        echo "FAIL qtest guests: make in a copy of $src failed (log: $log)"
+        tail -5 "$log"
+        record "qtest guests" fail
+    else
+        for h in "${headers[@]}"; do
+            diff -u "$src/$h" "$tmp/$h" >>"$log" || differ+=("$h")
+        done
+        if [ ${#differ[@]} -eq 0 ]; then
+            echo "PASS qtest guests: ${headers[*]} regenerated from their .S, identical"
+            record "qtest guests" pass
+        else
+            echo "FAIL qtest guests: regenerated from their .S, ${differ[*]} not identical (diff: $log)"
+            record "qtest guests" fail
+        fi
+    fi
+    rm -rf "$tmp"
+}
+
 # libvirt's own checks, through meson: one result per test (and one for
 # the whole syntax-check suite)
 check_libvirt() {
@@ -236,6 +275,8 @@ main() {
     for t in "${UNIT_TESTS[@]}"; do
         run_qtest "$t" unit
     done
+    echo "== the qtest's guests: headers generated from their assembly source"
+    check_qtest_guests
     echo "== harness scripts: the SEV-ES VMSA builder"
     check_sev_es_vmsa
     echo "== docs"
