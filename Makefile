@@ -63,7 +63,7 @@ series-check: tree libvirt-tree
 	@scripts/series-check.sh
 
 stress-es: build assets
-	@tests/e2e-es-stress.sh
+	@tests/stress-es.sh
 
 # Builds build/qemu's HEAD as it is (someone may be editing it): not
 # through make tree, which would refuse or reset it. Installs its cross

@@ -8,9 +8,9 @@
 # virt-qemu-sev-validate --domain validates the measurement and injects
 # the secret through virDomainSetLaunchSecurityState; the guest reads it.
 # Also: `virsh domcapabilities --virttype qemu`, and bad XML (an emulated
-# SEV domain with dhCert, session, type kvm, a missing key secret) gets a
-# clear libvirt error, as do key secrets that are missing, too short or
-# meant for something else.
+# SEV domain with dhCert, session, type kvm, without reducedPhysBits, a
+# missing key secret) gets a clear libvirt error, as do key secrets that
+# are missing, too short or meant for something else.
 #
 # Needs root. The daemon runs in a private mount namespace in which
 # /usr/local (its prefix: configuration) and /var/local (its state) are
@@ -59,6 +59,7 @@ EOF
 launch_security() {
     cat <<EOF
   <launchSecurity type='sev' kernelHashes='yes' emulated='yes'>
+    <reducedPhysBits>1</reducedPhysBits>
     <policy>0x0001</policy>
     <tik secret='$TIK_UUID'/>
     <tek secret='${TEK:-$TEK_UUID}'/>${1:-}
@@ -109,7 +110,7 @@ check_domcapabilities() {
 
 check_command_line() {
     local name=libvirt-native/qemu-command-line
-    if grep -q '"qom-type":"sev-emulated","id":"lsec0","policy":1,"tik-secret":"lsec0-tik-secret0","tek-secret":"lsec0-tek-secret0","kernel-hashes":true' "$QEMU_LOG" &&
+    if grep -q '"qom-type":"sev-emulated","id":"lsec0","reduced-phys-bits":1,"policy":1,"tik-secret":"lsec0-tik-secret0","tek-secret":"lsec0-tek-secret0","kernel-hashes":true' "$QEMU_LOG" &&
        grep -q 'confidential-guest-support=lsec0' "$QEMU_LOG" &&
        grep -q '"id":"lsec0-tik-secret0","data":' "$QEMU_LOG"; then
         grep -o -- "-object '{\"qom-type\":\"sev-emulated\"[^']*'" "$QEMU_LOG" | sed 's/^/  /'
@@ -191,6 +192,9 @@ check_bad_xml() {
     domain_xml "$(launch_security)" | sed -e "s|<name>$DOM<|<name>${DOM}-bad<|" \
                                           -e "s| emulated='yes'||" |
         bad_define not-emulated "SEV launch security needs a domain of type 'kvm', not 'qemu', unless it is emulated"
+    domain_xml "$(launch_security)" | sed -e "s|<name>$DOM<|<name>${DOM}-bad<|" \
+                                          -e "/<reducedPhysBits>/d" |
+        bad_define no-reduced-phys-bits "emulated SEV launch security needs 'reducedPhysBits'"
 }
 
 # bad_key_start NAME UUID EXPECTED: a domain whose TEK is the secret UUID

@@ -21,7 +21,7 @@
 # Prints one PASS/FAIL line per firmware and the counts. Not part of
 # make check: 30 boots of each firmware take 20-40 minutes.
 #
-# Usage: tests/e2e-es-stress.sh [RUNS]   (default 30 per firmware)
+# Usage: tests/stress-es.sh [RUNS]   (default 30 per firmware)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
 source "$TOP/tests/results.sh"
