@@ -14,10 +14,11 @@ SERIES_PREFIX="PATCH v3"
 # exists (a series, or a patch in series-check, may not have them yet)
 SERIES_QTESTS=(sev-emulated-test x86-cpl-test x86-smm-tlb-test)
 # QEMU's own tests that cover what the series change: the generic qtests
-# that touch every QOM type and QMP command, and the cipher unit test
-# (the crypto series adds CTR mode to the gnutls backend)
+# that touch every QOM type and QMP command, and the crypto unit tests
+# (the crypto series add CTR mode to the gnutls backend, hogweed's
+# akcipher to gnutls builds, and elliptic curves)
 GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test cpu-plug-test)
-UNIT_TESTS=(test-crypto-cipher)
+UNIT_TESTS=(test-crypto-cipher test-crypto-akcipher test-crypto-ecc)
 
 # Guest assets: Debian binary packages, downloaded and unpacked, never
 # installed. Format: package version sha256-of-the-.deb
@@ -148,6 +149,15 @@ series_files() {
 # previous one's branch (or "upstream") to its own.  Amend with
 # "git rebase -i --update-refs upstream", which moves the branches along.
 series_branch() { echo "series/$1"; }
+
+# series_prefix NAME: the subject prefix of series NAME: that of the
+# project, or the series' own (its subject-prefix file) for a series
+# posted at another version than the others
+series_prefix() {
+    local f
+    f=$(series_dir "$1")/subject-prefix
+    if [ -f "$f" ]; then cat "$f"; else echo "$PROJECT_PREFIX"; fi
+}
 
 # series_based_on NAME: the series that NAME's cover letter says it is
 # based on ("Based-on: NAME" lines), which must be applied before it

@@ -15,10 +15,10 @@ tree_git() { git -C "$PROJECT_TREE" "$@"; }
 # diffstat of the series as it is now) with the subject and text of the
 # hand-written cover-letter.txt beside it.
 write_cover_letter() {
-    local out=$1 range=$2 text=$1/cover-letter.txt
+    local out=$1 range=$2 prefix=$3 text=$1/cover-letter.txt
     [ -f "$text" ] || return 0
     tree_git format-patch -q --zero-commit --no-signature \
-        --subject-prefix="$PROJECT_PREFIX" \
+        --subject-prefix="$prefix" \
         --cover-letter --numbered -o "$out/.cover" "$range"
     python3 - "$out/.cover/0000-cover-letter.patch" "$text" \
         "$out/0000-cover-letter.patch" <<'PY'
@@ -34,14 +34,15 @@ PY
 }
 
 export_series() {
-    local name=$1 range=$2 out
+    local name=$1 range=$2 out prefix
     out=$(series_dir "$name")
     mkdir -p "$out"
     find "$out" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' -delete
+    prefix=$(series_prefix "$name")
     tree_git format-patch -q --zero-commit --no-signature \
-        --subject-prefix="$PROJECT_PREFIX" --numbered -o "$out" "$range"
+        --subject-prefix="$prefix" --numbered -o "$out" "$range"
     (cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '^0000-' > series || true)
-    write_cover_letter "$out" "$range"
+    write_cover_letter "$out" "$range" "$prefix"
     echo "export: $(grep -c . "$out/series" || true) patch(es) in ${out#"$TOP"/}/"
 }
 
