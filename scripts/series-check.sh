@@ -170,12 +170,18 @@ check_alone() {
     git -C "$QEMU_TREE" worktree remove --force "$ALONE_TREE"
 }
 
+# SERIES_CHECK_FROM=N: begin at patch N, after a run that checked the
+# patches before it (with the same commits) and stopped there
 check_bisect() {
     local c n=0 subject ok
     new_worktree "$BISECT_TREE"
     for c in $(git -C "$QEMU_TREE" rev-list --reverse upstream..HEAD); do
         n=$((n + 1))
         subject=$(git -C "$QEMU_TREE" log -1 --format=%s "$c")
+        if [ "$n" -lt "${SERIES_CHECK_FROM:-1}" ]; then
+            echo "SKIP patch $n (SERIES_CHECK_FROM=$SERIES_CHECK_FROM): $subject"
+            continue
+        fi
         git -C "$BISECT_TREE" checkout -q --detach "$c"
         ok=pass
         run_tests "$BISECT_TREE" "bisect-$n" || ok=fail
