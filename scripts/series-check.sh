@@ -29,6 +29,7 @@ LIBVIRT_TESTS=(genericxml2xmltest virschematest qemucapabilitiestest
 
 passed=0
 failed=0
+skipped=0
 result() {      # result pass|fail WHAT
     if [ "$1" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     echo "$( [ "$1" = pass ] && echo PASS || echo FAIL ) $2"
@@ -180,6 +181,7 @@ check_bisect() {
         subject=$(git -C "$QEMU_TREE" log -1 --format=%s "$c")
         if [ "$n" -lt "${SERIES_CHECK_FROM:-1}" ]; then
             echo "SKIP patch $n (SERIES_CHECK_FROM=$SERIES_CHECK_FROM): $subject"
+            skipped=$((skipped + 1))
             continue
         fi
         git -C "$BISECT_TREE" checkout -q --detach "$c"
@@ -233,7 +235,11 @@ main() {
         check_libvirt_bisect
     fi
     echo "series-check: $((SECONDS - start)) s"
-    echo "$passed passed, $failed failed"
+    if [ "$skipped" -gt 0 ]; then
+        echo "$passed passed, $failed failed, $skipped patch(es) skipped (SERIES_CHECK_FROM)"
+    else
+        echo "$passed passed, $failed failed"
+    fi
     [ "$failed" = 0 ]
 }
 
