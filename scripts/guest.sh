@@ -78,3 +78,46 @@ sev_validate() {
 json_field() {
     python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
 }
+
+# probe_platform DIR: what a management stack's capability probe and a
+# guest owner fetch from the emulated SEV platform, from a QEMU process
+# of its own that runs no guest: DIR/caps.json (query-sev-capabilities)
+# and DIR/ask_ark.cert (the emulated vendor's ASK || ARK, from
+# sev-emulated's vendor-certificates).
+probe_platform() {
+    local dir=$1 sock=$1/probe.sock pid i out
+    mkdir -p "$dir"
+    rm -f "$sock"
+    "$QEMU_BIN" -accel tcg -machine none -nodefaults -display none \
+        -object sev-emulated,id=sev0,reduced-phys-bits=1 \
+        -qmp "unix:$sock,server=on,wait=off" </dev/null >"$dir/probe.log" 2>&1 &
+    pid=$!
+    for i in $(seq 100); do
+        [ -S "$sock" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    out=$(python3 "$TOP/scripts/qmp.py" "$sock" query-sev-capabilities \
+              'qom-get {"path": "/objects/sev0", "property": "vendor-certificates"}' quit) || {
+        cat "$dir/probe.log" >&2
+        return 1
+    }
+    wait "$pid" || true
+    sed -n 1p <<<"$out" >"$dir/caps.json"
+    sed -n 2p <<<"$out" | python3 -c 'import base64, json, sys
+sys.stdout.buffer.write(base64.b64decode(json.load(sys.stdin)))' >"$dir/ask_ark.cert"
+}
+
+# sev_owner ARGS...: the harness's guest-owner tool, with Debian's python
+# (scripts/sev-owner.py: it shares no code with QEMU's)
+sev_owner() {
+    /usr/bin/python3 "$TOP/scripts/sev-owner.py" "$@"
+}
+
+# owner_session DIR POLICY PLATFORM-DIR: the guest owner checks the chain
+# of PLATFORM-DIR's probe against its ARK, and makes a GODH and session
+# for POLICY: DIR/godh.b64, DIR/session.b64, DIR/tik.bin, DIR/tek.bin
+owner_session() {
+    sev_owner session --caps "$3/caps.json" --verify-chain-ca "$3/ask_ark.cert" \
+        --policy "$2" --out "$1" >/dev/null
+}

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# End to end: the SEV launch flow with the guest owner's own tool.
-# OVMF's AmdSev build boots the Debian kernel and initramfs with
-# kernel-hashes=on, paused; libvirt's virt-qemu-sev-validate checks
-# query-sev-launch-measure and builds a secret that is injected over QMP
-# and read back inside the guest. Negative cases: a tampered measurement,
-# a secret made with the wrong TIK, a kernel that does not match the
-# measured hashes. The same for an SEV-ES guest with 2 EPYC-Rome vCPUs,
+# End to end: the SEV launch flow with the guest owner's own tools.
+# A QEMU process of its own probes the emulated platform, as libvirt
+# does; the guest owner (scripts/sev-owner.py, which shares no code with
+# QEMU) checks its certificate chain against the exported ARK and makes
+# a GODH and session for its PDH. OVMF's AmdSev build boots the Debian
+# kernel and initramfs with kernel-hashes=on, paused, launched with that
+# session in another process; libvirt's virt-qemu-sev-validate checks
+# query-sev-launch-measure with the owner's TIK and TEK and builds a
+# secret that is injected over QMP and read back inside the guest; the
+# owner checks the attestation report (the PEK's signature, the mnonce,
+# the policy, and that its launch digest is the measured one). Negative
+# cases: a tampered measurement, a secret made for another launch, a
+# kernel that does not match the measured hashes. The same for an SEV-ES guest with 2 EPYC-Rome vCPUs,
 # whose launch also measures a VMSA per vCPU, as the emulated KVM builds
 # it. sev-emulated emulates KVM_SEV_ES_INIT by default (legacy-vm-type
 # auto): the tool's own VMSA template, given the CPU's family, model and
@@ -35,9 +41,7 @@ setup() {
     read -r SECRET_BASE _ < <(python3 "$TOP/scripts/ovmf-table.py" "$GUEST_FIRMWARE" "$SECRET_AREA_GUID")
     read -r HASH_BASE _ < <(python3 "$TOP/scripts/ovmf-table.py" "$GUEST_FIRMWARE" "$HASH_AREA_GUID")
     GUEST_APPEND="console=ttyS0 sev_secret_area=$SECRET_BASE"
-    head -c 16 /dev/urandom > "$WORK/tik"
-    head -c 16 /dev/urandom > "$WORK/tek"
-    head -c 16 /dev/urandom > "$WORK/other-tik"
+    probe_platform "$WORK/platform"
     printf '%s' "$SECRET_TEXT" > "$WORK/secret.txt"
     # The KVM_SEV_INIT2 VMSAs of the SEV-ES guest's vCPUs (make check
     # compares them with sev-snp-measure's, tests/data/seves-vmsa)
@@ -63,22 +67,26 @@ es_vmsa_args() {        # DIR NUM-CPUS
     echo "--num-cpus $2 --vmsa-cpu0 $1/vmsa0.bin --vmsa-cpu1 $1/vmsa1.bin"
 }
 
-# launch DIR TIK [PROPS [extra QEMU args]]: start paused, measured;
+# launch DIR [PROPS [extra QEMU args]]: start paused, measured, with a
+# session the guest owner made for the probed platform (in DIR/owner);
 # PROPS are sev-emulated's policy and the like (policy=0x1 by default).
 # The CPU is GUEST_CPU (scripts/guest.sh), EPYC-Rome for SEV-ES.
 launch() {
-    local dir=$1 tik=$2 props=${3:-policy=0x1}
-    shift 3 || shift $#
+    local dir=$1 props=${2:-policy=0x1} policy
+    shift 2 || shift $#
+    policy=$(sed -n 's/.*policy=\(0x[0-9a-fA-F]*\).*/\1/p' <<<"$props")
     mkdir -p "$dir"
-    start_guest "$dir" -object "secret,id=tik,file=$tik" -object "secret,id=tek,file=$WORK/tek" \
-        -object "sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek,$props" \
+    owner_session "$dir/owner" "$policy" "$WORK/platform"
+    start_guest "$dir" \
+        -object "sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,dh-cert-file=$dir/owner/godh.b64,session-file=$dir/owner/session.b64,$props" \
         -machine confidential-guest-support=sev0 "$@"
 }
 
-# validate DIR TIK [MEASUREMENT] [extra tool args]: run the tool on DIR's launch.
+# validate DIR [MEASUREMENT] [extra tool args]: run the tool on DIR's
+# launch, with the TIK and TEK of DIR's owner.
 validate() {
-    local dir=$1 tik=$2 measure=${3:-} info
-    shift 3 || shift $#
+    local dir=$1 measure=${2:-} info
+    shift 2 || shift $#
     info=$(qmp "$dir" query-sev)
     [ -n "$measure" ] || measure=$(json_field "$(qmp "$dir" query-sev-launch-measure)" data)
     sev_validate --measurement "$measure" \
@@ -88,7 +96,46 @@ validate() {
         --policy "$(json_field "$info" policy)" \
         --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL_FILE" \
         --initrd "$ASSET_DIR/initrd.img" --cmdline "$GUEST_APPEND" \
-        --tik "$tik" --tek "$WORK/tek" "$@"
+        --tik "$dir/owner/tik.bin" --tek "$dir/owner/tek.bin" "$@"
+}
+
+# check_attestation NAME DIR: the owner asks for an attestation report
+# with a fresh mnonce and checks it against the probed chain (the PEK's
+# signature, the mnonce, the policy); its launch digest must be the one
+# the launch measurement binds: HMAC(TIK, 0x04 || API || BUILD ||
+# POLICY || LD || MNONCE) with the owner's TIK.
+check_attestation() {
+    local name=$1 dir=$2 info mnonce out
+    info=$(qmp "$dir" query-sev)
+    mnonce=$(head -c 16 /dev/urandom | base64)
+    printf '%s' "$mnonce" >"$dir/mnonce.b64"
+    if ! out=$(qmp "$dir" "query-sev-attestation-report {\"mnonce\": \"$mnonce\"}" 2>&1); then
+        fail "$name" "query-sev-attestation-report: $out"
+        return
+    fi
+    json_field "$out" data >"$dir/report.b64"
+    if ! out=$(sev_owner verify-report --report "$dir/report.b64" \
+                   --caps "$WORK/platform/caps.json" --ca "$WORK/platform/ask_ark.cert" \
+                   --mnonce "$dir/mnonce.b64" --policy "$(json_field "$info" policy)" 2>&1); then
+        fail "$name" "the owner rejected the attestation report: $out"
+    elif ! out=$(python3 - "$dir" "$(json_field "$(qmp "$dir" query-sev-launch-measure)" data)" \
+                     "$(json_field "$info" api-major)" "$(json_field "$info" api-minor)" \
+                     "$(json_field "$info" build-id)" "$(json_field "$info" policy)" <<'PY' 2>&1
+import base64, hashlib, hmac, struct, sys
+d, measurement, major, minor, build, policy = sys.argv[1:]
+report = base64.b64decode(open(d + "/report.b64").read())
+blob = base64.b64decode(measurement)
+tik = open(d + "/owner/tik.bin", "rb").read()
+msg = (bytes([4, int(major), int(minor), int(build)]) +
+       struct.pack("<I", int(policy)) + report[16:48] + blob[32:48])
+if hmac.new(tik, msg, hashlib.sha256).digest() != blob[:32]:
+    sys.exit("the report's launch digest is not the measured one")
+PY
+); then
+        fail "$name" "$out"
+    else
+        pass "$name"
+    fi
 }
 
 inject_args() {     # DIR: the sev-inject-launch-secret step for qmp.py
@@ -106,8 +153,9 @@ case_measured_boot() {
     local -a tool_args=()
     read -ra tool_args <<<"${3:-}"
     shift 3 || shift $#
-    launch "$dir" "$WORK/tik" "$props" "$@"
-    if ! out=$(validate "$dir" "$WORK/tik" "" "${tool_args[@]}" \
+    launch "$dir" "$props" "$@"
+    check_attestation "$name-attestation" "$dir"
+    if ! out=$(validate "$dir" "" "${tool_args[@]}" \
                    --inject-secret "luks-key:$WORK/secret.txt" \
                    --secret-header "$dir/header.b64" --secret-payload "$dir/payload.b64" 2>&1); then
         fail "$name" "virt-qemu-sev-validate rejected the measurement: $out"
@@ -130,11 +178,11 @@ case_measured_boot() {
 
 case_tampered_measurement() {
     local name=e2e/tampered-measurement-rejected dir=$WORK/tampered measure bad out rc=0
-    launch "$dir" "$WORK/tik"
+    launch "$dir"
     measure=$(json_field "$(qmp "$dir" query-sev-launch-measure)" data)
     # Change one character of the MEASURE part (the first 43 characters)
     bad=$(python3 -c 'import sys; m = sys.argv[1]; print(m[:10] + ("B" if m[10] != "B" else "C") + m[11:])' "$measure")
-    out=$(validate "$dir" "$WORK/tik" "$bad" 2>&1) || rc=$?
+    out=$(validate "$dir" "$bad" 2>&1) || rc=$?
     if [ "$rc" = 1 ] && [[ "$out" == *"Measurement does not match"* ]]; then
         pass "$name"
     else
@@ -145,11 +193,12 @@ case_tampered_measurement() {
 
 case_wrong_tik_secret() {
     local name=e2e/secret-with-wrong-tik-refused dir=$WORK/victim other=$WORK/other out
-    launch "$dir" "$WORK/tik"
+    launch "$dir"
     local victim_pid=$GUEST_PID
-    # A packet made for another launch, whose TIK is not this guest's
-    launch "$other" "$WORK/other-tik"
-    validate "$other" "$WORK/other-tik" "" --inject-secret "luks-key:$WORK/secret.txt" \
+    # A packet made for another launch, whose session's TIK is not this
+    # guest's
+    launch "$other"
+    validate "$other" "" --inject-secret "luks-key:$WORK/secret.txt" \
         --secret-header "$other/header.b64" --secret-payload "$other/payload.b64" >/dev/null
     stop_guest
     GUEST_PID=$victim_pid
@@ -191,8 +240,7 @@ PY
     # (2 x 50), kernel entry GUID+length (18)
     local hash_gpa=$((HASH_BASE + 18 + 100 + 18))
     GUEST_KERNEL_FILE=$dir/vmlinuz boot_guest "$dir/serial.log" "$REFUSE_TIMEOUT" \
-        -object "secret,id=tik,file=$WORK/tik" -object "secret,id=tek,file=$WORK/tek" \
-        -object sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,tik-secret=tik,tek-secret=tek \
+        -object sev-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on \
         -machine confidential-guest-support=sev0 \
         -device "loader,addr=$hash_gpa,file=$dir/kernel-hash.bin,force-raw=on" || rc=$?
     if grep -q "EFI stub\|Linux version\|$INIT_MARKER" "$dir/serial.log"; then
@@ -211,8 +259,8 @@ case_es_wrong_vmsas() {
     local name=$1 props=$2 dir=$WORK/${1#e2e/} out rc=0
     local -a args
     read -ra args <<<"$3"
-    launch "$dir" "$WORK/tik" "$props" "${ES_ARGS[@]}"
-    out=$(validate "$dir" "$WORK/tik" "" "${args[@]}" 2>&1) || rc=$?
+    launch "$dir" "$props" "${ES_ARGS[@]}"
+    out=$(validate "$dir" "" "${args[@]}" 2>&1) || rc=$?
     if [ "$rc" = 0 ] || ! grep -q "Measurement does not match" <<<"$out"; then
         fail "$name" "virt-qemu-sev-validate said (exit $rc): $out"
     else
