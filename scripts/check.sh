@@ -6,11 +6,14 @@
 #      and the unit tests of what the series changes elsewhere (crypto)
 #   4. the qtest's guest headers regenerated from their assembly source;
 #      scripts/sev-es-vmsa.py against reference SEV-ES VMSAs (sev-snp-
-#      measure's, and virt-qemu-sev-validate's template); the Sphinx
-#      manual builds without warnings
+#      measure's, and virt-qemu-sev-validate's template);
+#      scripts/sev-owner.py's known answers; the Sphinx manual builds
+#      without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
-#      without sev-emulated, SEV-ES boots with 1 and 4 vCPUs, and the SEV
-#      and SEV-ES launch flows with virt-qemu-sev-validate
+#      without sev-emulated, SEV-ES boots with 1 and 4 vCPUs, the SEV
+#      and SEV-ES launch flows with the guest owner's session and
+#      virt-qemu-sev-validate, and the emulated platform's certificates,
+#      sessions and reports against the owner's tool
 #   6. the series built without KVM (build/qemu/build-nokvm): the qtest
 #      and an SEV boot on that binary
 #   7. the libvirt series (patches/libvirt/, built in build/libvirt):
@@ -258,6 +261,22 @@ run_e2e() {
                      done)
 }
 
+# scripts/sev-owner.py, the guest owner's side that the e2e tests use
+# to check the emulated platform: its known-answer self-test (the SEV
+# API's key derivation and session, and LAUNCH_MEASURE, from VirTEE's
+# sev crate and an AMD sev-tool session)
+check_owner_tool() {
+    local out
+    if out=$(/usr/bin/python3 "$TOP/scripts/sev-owner.py" selftest 2>&1); then
+        echo "PASS sev-owner.py selftest: $(tail -n 1 <<<"$out")"
+        record "sev-owner.py selftest" pass
+    else
+        echo "FAIL sev-owner.py selftest"
+        echo "$out"
+        record "sev-owner.py selftest" fail
+    fi
+}
+
 main() {
     local start=$SECONDS t
     mkdir -p "$LOG_DIR"
@@ -277,8 +296,9 @@ main() {
     done
     echo "== the qtest's guests: headers generated from their assembly source"
     check_qtest_guests
-    echo "== harness scripts: the SEV-ES VMSA builder"
+    echo "== harness scripts: the SEV-ES VMSA builder, the guest owner's tool"
     check_sev_es_vmsa
+    check_owner_tool
     echo "== docs"
     check_docs
     echo "== the libvirt series: syntax-check and unit tests"
