@@ -7,6 +7,7 @@
 #   4. the qtest's guest headers regenerated from their assembly source;
 #      scripts/sev-es-vmsa.py against reference SEV-ES VMSAs (sev-snp-
 #      measure's, and virt-qemu-sev-validate's template);
+#      scripts/snp-digest.py against sev-snp-measure's SNP launch digests;
 #      scripts/sev-owner.py's known answers; the Sphinx manual builds
 #      without warnings
 #   5. end to end with Debian guests (tests/e2e-*.sh): boots with and
@@ -176,6 +177,22 @@ check_sev_es_vmsa() {
     fi
 }
 
+# scripts/snp-digest.py, the guest owner's SEV-SNP launch digest written
+# from the SNP firmware ABI, against the digests VirTEE's sev-snp-measure
+# computed for the same firmware, CPU models, vCPU counts and kernel
+# (tests/data/snp-digest)
+check_snp_digest() {
+    local out
+    if out=$(python3 "$TOP/scripts/snp-digest.py" --check "$TOP/tests/data/snp-digest/digests.txt" \
+                 --firmware "$ASSET_DIR/OVMF.amdsev.fd" --kernel "$ASSET_DIR/vmlinuz" 2>&1); then
+        echo "PASS snp-digest.py: sev-snp-measure's SNP launch digests: $out"
+        record "snp-digest.py" pass
+    else
+        echo "FAIL snp-digest.py: $out"
+        record "snp-digest.py" fail
+    fi
+}
+
 # The qtest's guests are assembly sources (tests/qtest/sev-emulated/*.S)
 # whose bytes the test includes from generated headers: regenerate the
 # headers with that directory's Makefile (gcc, binutils, xxd) in a copy
@@ -298,6 +315,7 @@ main() {
     check_qtest_guests
     echo "== harness scripts: the SEV-ES VMSA builder, the guest owner's tool"
     check_sev_es_vmsa
+    check_snp_digest
     check_owner_tool
     echo "== docs"
     check_docs
