@@ -136,10 +136,15 @@ def launch_digest(firmware, vcpus, signature, guest_features=1,
     for off in range(0, len(image), PAGE):
         digest.update(base + off, PAGE_TYPE_NORMAL, image[off:off + PAGE])
 
-    for sec_base, sec_size, sec_type in metadata_sections(image):
+    sections = metadata_sections(image)
+    if kernel is not None and SECTION_SNP_KERNEL_HASHES not in [t for _, _, t in sections]:
+        raise ValueError("the firmware has no SNP kernel hashes page: it cannot check a kernel")
+    for sec_base, sec_size, sec_type in sections:
         if sec_type == SECTION_SNP_KERNEL_HASHES and kernel is not None:
             area = footer_entry(image, HASH_AREA_GUID)
             table_base = struct.unpack_from("<I", area)[0]
+            if not sec_base <= table_base <= sec_base + sec_size - 176:
+                raise ValueError("the kernel hashes area is not in the kernel hashes page")
             page = bytearray(sec_size)
             table = hashes_table(kernel, initrd, append)
             page[table_base - sec_base:table_base - sec_base + len(table)] = table
@@ -208,4 +213,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (OSError, ValueError) as e:
+        sys.exit("snp-digest.py: %s" % e)
