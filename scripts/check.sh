@@ -121,7 +121,7 @@ check_without_kvm() {
     echo "PASS build without KVM: accelerators ${accels}($((SECONDS - start)) s)"
     record "build without KVM" pass
     run_qtest sev-emulated-test qtest "$build"
-    record_lines < <(QEMU_BUILD=$build E2E_BOOT_CASES=sev E2E_NAME_SUFFIX=-without-kvm \
+    record_lines < <(QEMU_BUILD=$build E2E_BOOT_CASES="sev snp-1" E2E_NAME_SUFFIX=-without-kvm \
                          "$TOP/tests/e2e-boot.sh" 2>&1 ||
                      echo "FAIL e2e-boot.sh without KVM: exited with an error")
 }

@@ -5,7 +5,8 @@
 # (policy 0x5) with 1 and 4 vCPUs, the kernel must report SEV-ES and
 # bring all CPUs up. As an SEV-SNP guest of sev-snp-emulated (OVMF's
 # AmdSev build, which boots only a kernel it measured, on EPYC-Rome), the
-# kernel must report SEV-SNP, use the SNP CPUID table and run at VMPL 0.
+# kernel must report SEV-SNP, use the SNP CPUID table, run at VMPL 0
+# and, with 1 and 4 vCPUs, bring all CPUs up.
 # Prints one "PASS name" or "FAIL name" line per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
@@ -13,11 +14,11 @@ source "$TOP/scripts/guest.sh"
 source "$TOP/tests/results.sh"
 
 TIMEOUT=300
-# Which boots (E2E_BOOT_CASES: "sev plain sev-es-1 sev-es-4 snp-1" by
+# Which boots (E2E_BOOT_CASES: "sev plain sev-es-1 sev-es-4 snp-1 snp-4" by
 # default),
 # and a suffix for their names and logs (E2E_NAME_SUFFIX), for other
 # builds of QEMU.
-CASES=${E2E_BOOT_CASES:-sev plain sev-es-1 sev-es-4 snp-1}
+CASES=${E2E_BOOT_CASES:-sev plain sev-es-1 sev-es-4 snp-1 snp-4}
 SUFFIX=${E2E_NAME_SUFFIX:-}
 
 # judge NAME LOG RC [LINE...]: PASS if the guest ran /init and powered off
@@ -57,10 +58,14 @@ case_plain_guest() {
     fi
 }
 
-# case_sev_es_guest N: an SEV-ES guest with N vCPUs, all of them up
+# case_sev_es_guest N: an SEV-ES guest with N vCPUs, all of them up. With
+# OVMF 2026.08: Debian 12's OVMF hangs in some SEV-ES boots, as it would
+# on hardware (an interrupt inside its #VC handler, tests/stress-es.sh),
+# and did so in one of these boots.
 case_sev_es_guest() {
     local n=$1 name=e2e/boot-sev-es-$1-cpus$SUFFIX log=$LOG_DIR/e2e-boot-sev-es-$1$SUFFIX.log rc=0
-    boot_guest "$log" "$TIMEOUT" -object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5 \
+    GUEST_FIRMWARE=$ASSET_DIR/OVMF-2026.fd \
+        boot_guest "$log" "$TIMEOUT" -object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5 \
         -machine confidential-guest-support=sev0 -smp "$n" || rc=$?
     judge "$name" "$log" "$rc" "sev-emulated-init: kernel: $SEV_LINE SEV-ES" \
         "smp: Brought up 1 node, $n CPU"
