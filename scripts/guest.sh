@@ -40,22 +40,30 @@ boot_guest() {
     timeout "$limit" "${cmd[@]}" </dev/null >"$log" 2>&1
 }
 
+# wait_for_socket SOCKET PID: until QEMU (PID) listens on SOCKET (10 s at
+# most); fails if QEMU exits first.
+wait_for_socket() {
+    local i
+    for i in $(seq 100); do
+        [ -S "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
 # start_guest DIR [extra QEMU args...]: start the guest paused (-S) in the
 # background with a QMP socket DIR/qmp.sock and serial output in
 # DIR/serial.log; it stays (paused) after powering off. Sets GUEST_PID.
 start_guest() {
-    local dir=$1 i
+    local dir=$1
     shift
     local -a cmd
     mapfile -d '' cmd < <(guest_cmd -S -no-shutdown \
         -qmp "unix:$dir/qmp.sock,server=on,wait=off" "$@")
     "${cmd[@]}" </dev/null >"$dir/serial.log" 2>&1 &
     GUEST_PID=$!
-    for i in $(seq 100); do
-        [ -S "$dir/qmp.sock" ] && return 0
-        kill -0 "$GUEST_PID" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_for_socket "$dir/qmp.sock" "$GUEST_PID" && return 0
     echo "QEMU did not start:" >&2
     cat "$dir/serial.log" >&2
     return 1
@@ -85,18 +93,14 @@ json_field() {
 # and DIR/ask_ark.cert (the emulated vendor's ASK || ARK, from
 # sev-emulated's vendor-certificates).
 probe_platform() {
-    local dir=$1 sock=$1/probe.sock pid i out
+    local dir=$1 sock=$1/probe.sock pid out
     mkdir -p "$dir"
     rm -f "$sock"
     "$QEMU_BIN" -accel tcg -machine none -nodefaults -display none \
         -object sev-emulated,id=sev0,reduced-phys-bits=1 \
         -qmp "unix:$sock,server=on,wait=off" </dev/null >"$dir/probe.log" 2>&1 &
     pid=$!
-    for i in $(seq 100); do
-        [ -S "$sock" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_for_socket "$sock" "$pid" || true
     out=$(python3 "$TOP/scripts/qmp.py" "$sock" query-sev-capabilities \
               'qom-get {"path": "/objects/sev0", "property": "vendor-certificates"}' quit) || {
         cat "$dir/probe.log" >&2

@@ -10,6 +10,7 @@
 # another digest. Prints one "PASS name" or "FAIL name: why" per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
+source "$TOP/scripts/guest.sh"
 source "$TOP/tests/results.sh"
 
 WORK=$BUILD_DIR/e2e-snp-digest
@@ -18,7 +19,7 @@ DIGESTS=$TOP/tests/data/snp-digest/digests.txt
 # launch DIR CPU VCPUS KERNEL: launch the guest paused, then let it run,
 # and print the launch digest (hex) before and after, one per line
 launch() {
-    local dir=$1 cpu=$2 vcpus=$3 kernel=$4 pid i out
+    local dir=$1 cpu=$2 vcpus=$3 kernel=$4 pid out
     local -a args=(-accel tcg -M q35,confidential-guest-support=sev0
                    -cpu "$cpu" -smp "$vcpus" -m 512 -nodefaults -display none
                    -bios "$ASSET_DIR/OVMF.amdsev.fd" -S -no-shutdown
@@ -33,11 +34,7 @@ launch() {
     mkdir -p "$dir"
     "$QEMU_BIN" "${args[@]}" </dev/null >"$dir/qemu.log" 2>&1 &
     pid=$!
-    for i in $(seq 100); do
-        [ -S "$dir/qmp.sock" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_for_socket "$dir/qmp.sock" "$pid" || true
     local get='qom-get {"path": "/objects/sev0", "property": "launch-digest"}'
     if ! out=$(python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" "$get" cont "$get" quit 2>>"$dir/qemu.log"); then
         kill "$pid" 2>/dev/null || true
