@@ -68,6 +68,12 @@ INIT
     chmod +x "$1"
 }
 
+# take "PACKAGE PATH" DEST: copy a file out of an unpacked package
+take() {
+    set -- $1 "$2"
+    cp "$tmp/unpack/$1/$2" "$3"
+}
+
 build_assets() {
     local tmp=$ASSET_DIR.new root
     rm -rf "$tmp"
@@ -75,14 +81,16 @@ build_assets() {
     local entry
     for entry in "${GUEST_DEBS[@]}"; do
         set -- $entry
-        dpkg-deb -x "$(deb_file "$1" "$2")" "$tmp/unpack"
+        mkdir -p "$tmp/unpack/$1"
+        dpkg-deb -x "$(deb_file "$1" "$2")" "$tmp/unpack/$1"
     done
-    cp "$tmp/unpack/$GUEST_OVMF" "$tmp/OVMF.fd"
-    cp "$tmp/unpack/$GUEST_OVMF_AMDSEV" "$tmp/OVMF.amdsev.fd"
-    cp "$tmp/unpack/$GUEST_KERNEL" "$tmp/vmlinuz"
+    take "$GUEST_OVMF" "$tmp/OVMF.fd"
+    take "$GUEST_OVMF_AMDSEV" "$tmp/OVMF.amdsev.fd"
+    take "$GUEST_OVMF_2026" "$tmp/OVMF-2026.fd"
+    take "$GUEST_KERNEL" "$tmp/vmlinuz"
     root=$tmp/initramfs
     mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
-    cp "$tmp/unpack/bin/busybox" "$root/bin/busybox"
+    take "busybox-static bin/busybox" "$root/bin/busybox"
     write_init "$root/init"
     (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 -n) \
         > "$tmp/initrd.img"

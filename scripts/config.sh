@@ -27,12 +27,17 @@ GUEST_DEBS=(
     "linux-image-6.12.95+deb12-amd64 6.12.95-1~bpo12+1 5e524b782be67cb0d6a2e7b51816a2ac519e573ef7324b9a63a4124365653ecc"
     "busybox-static 1:1.35.0-4+deb12u1+b1 3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744"
     "ovmf-amdsev 2026.08+ds-2 92c9b6d15e4eeb371938c3f99080c1a8fc057dfd6bc0509d37f8b615e9edebfb"
+    "ovmf-generic 2026.08+ds-2 05c1593998ba58700ff86c062bde306321af1f5a2943ea9ceef6c2332f3f3374"
 )
-# What the guest boots, inside those packages.
-GUEST_OVMF=usr/share/ovmf/OVMF.fd
+# What the guest boots: a package above, and the file inside it. Each
+# package is unpacked on its own, as two of them ship usr/share/ovmf/OVMF.fd.
+GUEST_OVMF="ovmf usr/share/ovmf/OVMF.fd"
 # OVMF's AmdSev build (from sid): measured direct boot and the secret area.
-GUEST_OVMF_AMDSEV=usr/share/ovmf/OVMF.amdsev.fd
-GUEST_KERNEL=boot/vmlinuz-6.12.95+deb12-amd64
+GUEST_OVMF_AMDSEV="ovmf-amdsev usr/share/ovmf/OVMF.amdsev.fd"
+# OVMF 2026.08's generic build (from sid), for the SEV-ES boots: Debian
+# 12's OVMF has a #VC bug that hangs some of them (tests/stress-es.sh).
+GUEST_OVMF_2026="ovmf-generic usr/share/ovmf/OVMF.fd"
+GUEST_KERNEL="linux-image-6.12.95+deb12-amd64 boot/vmlinuz-6.12.95+deb12-amd64"
 
 # Build dependencies: from bookworm, and meson/pycotap from backports.
 BUILD_DEPS=(libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev
