@@ -5,8 +5,10 @@
 #   - configure says "KVM support: NO" (no KVM for x86 guests there)
 #   - qemu-system-x86_64 links, and is an aarch64 ELF
 #   - it runs and prints -version
-#   - -object help lists sev-emulated
+#   - -object help lists sev-emulated and sev-snp-emulated
 #   - -accel help lists tcg
+#   - an SEV-SNP launch of Debian's OVMF.amdsev.fd (EPYC-Rome, 1 vCPU)
+#     has sev-snp-measure's launch digest, as on an x86 host
 # Builds build/qemu's HEAD (its committed work, as it is: no make tree)
 # in a worktree, build/qemu-hosts (build/qemu, where people edit and
 # build, is never touched), at nice 10, with ccache. Installs the cross
@@ -240,11 +242,12 @@ check_object_help() {
     if ! run_qemu object-help -object help; then
         result fail "-object help exited with an error (log: $log)"
         head -5 "$log"
-    elif awk '$1 == "sev-emulated" { found = 1 } END { exit !found }' "$log"; then
-        result pass "-object help lists sev-emulated, $((SECONDS - start)) s"
+    elif awk '$1 == "sev-emulated" { es = 1 } $1 == "sev-snp-emulated" { snp = 1 }
+              END { exit !(es && snp) }' "$log"; then
+        result pass "-object help lists sev-emulated and sev-snp-emulated, $((SECONDS - start)) s"
     else
         sev=$(awk '$1 ~ /^sev/ { printf " %s", $1 }' "$log")
-        result fail "-object help does not list sev-emulated (SEV types listed:${sev:- none}; log: $log)"
+        result fail "-object help does not list sev-emulated and sev-snp-emulated (SEV types listed:${sev:- none}; log: $log)"
         # Say why when it is the known reason.
         if ! grep -q '^#define CONFIG_SEV ' "$HOSTS_BUILD/x86_64-softmmu-config-devices.h"; then
             echo "   CONFIG_SEV is not set in this build (x86_64-softmmu-config-devices.h): sev-emulated"
@@ -261,6 +264,41 @@ check_accel_help() {
         result fail "-accel help does not list tcg (log: $log)"
         head -5 "$log"
     fi
+}
+
+# The launch digest of sev-snp-emulated, computed on this host: the
+# reference configuration of tests/data/snp-digest for EPYC-Rome, 1 vCPU
+check_snp_digest() {
+    local start=$SECONDS log=$LOG_DIR/hosts-aarch64-snp-digest.log
+    local dir=$BUILD_DIR/hosts-aarch64/snp-digest want got pid
+    local get='qom-get {"path": "/objects/sev0", "property": "launch-digest"}'
+    want=$(awk '$1 == "EPYC-Rome" && $2 == 1 && $3 == "-" { print $4 }' \
+               "$TOP/tests/data/snp-digest/digests.txt")
+    "$TOP/scripts/assets.sh" >/dev/null
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    timeout 600 qemu-aarch64-static -L / "$HOSTS_BIN" -accel tcg \
+        -M q35,confidential-guest-support=sev0 -cpu EPYC-Rome -smp 1 -m 512 \
+        -nodefaults -display none -bios "$ASSET_DIR/OVMF.amdsev.fd" -S \
+        -no-shutdown -object sev-snp-emulated,id=sev0,reduced-phys-bits=1 \
+        -qmp "unix:$dir/qmp.sock,server=on,wait=off" </dev/null >"$log" 2>&1 &
+    pid=$!
+    # QEMU under qemu-user takes seconds to start: wait for its socket
+    for _ in $(seq 600); do
+        [ -S "$dir/qmp.sock" ] || ! kill -0 "$pid" 2>/dev/null && break
+        sleep 0.1
+    done
+    if [ -S "$dir/qmp.sock" ] &&
+       got=$(python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" cont "$get" quit 2>>"$log" |
+             sed -n 2p | python3 -c 'import base64, json, sys
+print(base64.b64decode(json.loads(sys.stdin.read())).hex())') &&
+       [ "$got" = "$want" ]; then
+        result pass "an SEV-SNP launch has sev-snp-measure's digest ${want:0:16}..., $((SECONDS - start)) s"
+    else
+        result fail "an SEV-SNP launch: digest ${got:-none}, sev-snp-measure's $want (log: $log)"
+        kill "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
 }
 
 main() {
@@ -280,6 +318,7 @@ main() {
         check_version
         check_object_help
         check_accel_help
+        check_snp_digest
     else
         echo "check-hosts: no binary, the checks that run it are left out"
     fi
