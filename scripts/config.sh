@@ -16,9 +16,10 @@ SERIES_QTESTS=(sev-emulated-test x86-cpl-test x86-smm-tlb-test)
 # QEMU's own tests that cover what the series change: the generic qtests
 # that touch every QOM type and QMP command, and the crypto unit tests
 # (the crypto series add CTR mode to the gnutls backend, hogweed's
-# akcipher to gnutls builds, elliptic curves and AES-GCM)
+# akcipher to gnutls builds, elliptic curves, AES-GCM and DER encoders)
 GENERIC_QTESTS=(qom-test device-introspect-test qmp-cmd-test cpu-plug-test)
-UNIT_TESTS=(test-crypto-cipher test-crypto-akcipher test-crypto-ecc test-crypto-aead)
+UNIT_TESTS=(test-crypto-cipher test-crypto-akcipher test-crypto-ecc test-crypto-aead
+            test-crypto-der)
 
 # Guest assets: Debian binary packages, downloaded and unpacked, never
 # installed. Format: package version sha256-of-the-.deb
