@@ -33,14 +33,7 @@ declare -A GUEST_ARGS=(
     [sev-es]="-object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5 -machine confidential-guest-support=sev0"
     [sev-es-amdsev]="-object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5,kernel-hashes=on -machine confidential-guest-support=sev0"
     [snp]="-object sev-snp-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on -machine confidential-guest-support=sev0"
-    [sev-es-prealloc]="-mem-prealloc -object sev-emulated,id=sev0,reduced-phys-bits=1,policy=0x5,kernel-hashes=on -machine confidential-guest-support=sev0"
-    [snp-prealloc]="-mem-prealloc -object sev-snp-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on -machine confidential-guest-support=sev0"
 )
-# The *-prealloc rows: the two AmdSev guests with their RAM populated
-# before they run. An SNP guest touches all the RAM it validates (OVMF
-# reads each page it validates, against cache incoherency), which an
-# SEV-ES guest does not: where the host is slow to populate memory on
-# first touch, that, not the emulation, is most of what SNP costs more.
 # The firmware of each guest: Debian 12's OVMF, or the AmdSev build, which
 # boots only a kernel whose hashes the launch measured. The CPU: an SNP
 # guest needs XSAVEC, which qemu64 lacks, so the two AmdSev guests, which
@@ -49,15 +42,22 @@ AMDSEV_FIRMWARE=$ASSET_DIR/OVMF.amdsev.fd
 declare -A GUEST_FW=(
     [sev-es-amdsev]=$AMDSEV_FIRMWARE
     [snp]=$AMDSEV_FIRMWARE
-    [sev-es-prealloc]=$AMDSEV_FIRMWARE
-    [snp-prealloc]=$AMDSEV_FIRMWARE
 )
 declare -A GUEST_CPUS=(
     [sev-es-amdsev]=EPYC-Rome
     [snp]=EPYC-Rome
-    [sev-es-prealloc]=EPYC-Rome
-    [snp-prealloc]=EPYC-Rome
 )
+# The *-prealloc rows: the two AmdSev guests with their RAM populated
+# before they run. An SNP guest touches all the RAM it validates (OVMF
+# reads each page it validates, against cache incoherency), which an
+# SEV-ES guest does not: where the host is slow to populate memory on
+# first touch, that, not the emulation, is most of what SNP costs more.
+for g in sev-es-amdsev snp; do
+    p=${g%-amdsev}-prealloc
+    GUEST_ARGS[$p]="-mem-prealloc ${GUEST_ARGS[$g]}"
+    GUEST_FW[$p]=${GUEST_FW[$g]}
+    GUEST_CPUS[$p]=${GUEST_CPUS[$g]}
+done
 
 # guest_cmd_for GUEST [extra QEMU args...]: guest_cmd with GUEST's
 # firmware and CPU
