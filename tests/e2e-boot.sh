@@ -29,6 +29,9 @@ judge() {
     if [ "$rc" = 124 ]; then
         fail "$name" "no power-off within ${TIMEOUT}s" "$log"
         return
+    elif [ "$rc" = 125 ]; then
+        fail "$name" "the firmware lost an AP wake-up in 3 boots" "$log"
+        return
     elif ! grep -q "$INIT_MARKER" "$log"; then
         fail "$name" "/init did not run (QEMU exit status $rc)" "$log"
         return

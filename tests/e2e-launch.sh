@@ -148,8 +148,9 @@ stop_guest() { kill "$GUEST_PID" 2>/dev/null || true; wait "$GUEST_PID" 2>/dev/n
 # case_measured_boot [NAME PROPS TOOL-ARGS QEMU-ARGS...]: the launch
 # flow, with plain SEV unless told otherwise.
 case_measured_boot() {
-    local name=${1:-e2e/measured-boot-and-secret} props=${2:-policy=0x1} out
-    local dir=$WORK/${name#e2e/}
+    local name=${1:-e2e/measured-boot-and-secret} props=${2:-policy=0x1} out rc=0
+    local dir=$WORK/${name#e2e/} attempt=${ATTEMPT:-1}
+    local -a all=("$@")
     local -a tool_args=()
     read -ra tool_args <<<"${3:-}"
     shift 3 || shift $#
@@ -162,8 +163,13 @@ case_measured_boot() {
     elif ! qmp "$dir" "$(inject_args "$dir")" >/dev/null; then
         fail "$name" "QEMU refused the secret built by virt-qemu-sev-validate"
     else
-        timeout "$TIMEOUT" python3 "$TOP/scripts/qmp.py" "$dir/qmp.sock" cont @SHUTDOWN >/dev/null || true
-        if ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$dir/serial.log" ||
+        run_guest "$dir" "$TIMEOUT" || rc=$?
+        if [ "$rc" = 125 ] && [ "$attempt" -lt 3 ]; then
+            stop_guest
+            lost_wakeup_note
+            ATTEMPT=$((attempt + 1)) case_measured_boot "${all[@]}"
+            return
+        elif ! grep -q "sev-emulated-init: kernel: $SEV_LINE" "$dir/serial.log" ||
            { [[ "$props" == *policy=0x5* ]] && ! grep -q "$SEV_LINE SEV-ES" "$dir/serial.log"; }; then
             fail "$name" "the guest did not report SEV" "$dir/serial.log"
         elif ! grep -qF "sev-emulated-init: secret: $SECRET_TEXT" "$dir/serial.log"; then

@@ -165,6 +165,7 @@ ${1:-}
   <qemu:commandline>
     <qemu:arg value='-global'/>
     <qemu:arg value='apic-common.vapic=off'/>
+$(printf "    <qemu:arg value='%s'/>\n" "${AP_WAKEUP_TRACE[@]}")
 ${2:-}
   </qemu:commandline>
 </domain>
@@ -227,13 +228,24 @@ define_and_start() {
 # wait_for_guest NAME [LINE]: poll the serial file until the guest
 # (resumed) has reported its secret, or powered off without, or the time
 # is up; it must have printed the kernel's SEV line (or LINE: the
-# SEV-ES one) and the secret.
+# SEV-ES one) and the secret. Returns 2, with no result, if the firmware
+# lost an AP wake-up (scripts/guest.sh): QEMU's log, with the trace of
+# AP_WAKEUP_TRACE, shows it, and neither log has grown for BOOT_STALL
+# seconds.
 wait_for_guest() {
     local name=$1 line=${2:-$SEV_LINE} start=$EPOCHREALTIME
     local serial=$WORK/serial.log deadline=$((SECONDS + BOOT_TIMEOUT))
+    local size=-1 since=$SECONDS now
     until grep -q "sev-emulated-init: secret:\|sev-emulated-init: no secret" "$serial" 2>/dev/null; do
         if [ "$(vsh domstate "$DOM" 2>/dev/null)" = "shut off" ] || [ "$SECONDS" -ge "$deadline" ]; then
             break
+        fi
+        now=$(cat "$serial" "$QEMU_LOG" 2>/dev/null | wc -c)
+        if [ "$now" != "$size" ]; then
+            size=$now
+            since=$SECONDS
+        elif [ $((SECONDS - since)) -ge "$BOOT_STALL" ] && lost_ap_wakeup "$QEMU_LOG"; then
+            return 2
         fi
         sleep 0.5
     done
@@ -365,8 +377,9 @@ inject_secret() {
 # check_command_line NAME POLICY checks QEMU's command line, and its
 # paused_checks TAG DIR, if any, runs while the guest is paused.
 run_launch() {
-    local tag=$1 policy=$2 dir=$WORK/$1 out line=$SEV_LINE
-    local TIMED_PREFIX="$tag: "
+    local tag=$1 policy=$2 dir=$WORK/$1 out line=$SEV_LINE rc=0
+    local TIMED_PREFIX="$tag: " attempt=${ATTEMPT:-1}
+    local -a all=("$@")
     shift 2
     [ $((policy & 4)) = 0 ] || line="$SEV_LINE SEV-ES"
     mkdir -p "$dir"
@@ -386,7 +399,7 @@ run_launch() {
            validate_online "$PREFIX/$tag/sev-validate-online" "$dir" "$@" &&
            inject_secret "$PREFIX/$tag/secret-injected-with-domsetlaunchsecstate" "$dir" "$@"; then
             if out=$(vsh resume "$DOM" 2>&1); then
-                wait_for_guest "$PREFIX/$tag/guest-booted-and-read-secret" "$line"
+                wait_for_guest "$PREFIX/$tag/guest-booted-and-read-secret" "$line" || rc=$?
             else
                 fail "$PREFIX/$tag/guest-booted-and-read-secret" "virsh resume: $out" "$QEMU_LOG"
             fi
@@ -396,6 +409,15 @@ run_launch() {
     fi
     vsh destroy "$DOM" >/dev/null 2>&1 || true
     vsh undefine "$DOM" >/dev/null 2>&1 || true
+    if [ "$rc" = 2 ]; then
+        lost_wakeup_note
+        if [ "$attempt" -lt 3 ]; then
+            ATTEMPT=$((attempt + 1)) run_launch "${all[@]}"
+        else
+            fail "$PREFIX/$tag/guest-booted-and-read-secret" \
+                "the firmware lost an AP wake-up in 3 launches" "$QEMU_LOG"
+        fi
+    fi
 }
 
 # Idempotent; also the EXIT trap. libvirtd leaves running domains alone
