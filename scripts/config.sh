@@ -50,7 +50,7 @@ BACKPORTS_DEPS=(meson python3-pycotap)
 # on them. xxd (with the compiler and binutils the build has) regenerates
 # the qtest's guest headers from their assembly source.
 TEST_DEPS=(python3 seabios ipxe-qemu libvirt-clients-qemu python3-libvirt
-    python3-lxml python3-cryptography xxd)
+    python3-lxml python3-cryptography xxd openssl)
 
 # make check-hosts: qemu-system-x86_64 cross-built for an aarch64 Linux
 # host, with Debian's cross compiler and bookworm's arm64 libraries

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# End to end: what sev-snp-emulated's platform gives a verifier, checked
+# with tools that share no code with QEMU (openssl, python3-cryptography).
+# The read-only property `certificates` holds the VCEK, ASK and ARK
+# (PEM), as AMD's key server serves them for a real platform:
+#   - openssl verifies the chain VCEK <- ASK <- ARK;
+#   - the VCEK is what the key server issues and go-sev-guest accepts: a
+#     v3 certificate with serial 0, AMD's names, RSA-PSS (SHA-384, salt
+#     48) by the ASK, a P-384 key, and exactly AMD's extensions, none
+#     critical: structVersion 0, productName Milan-B0, the SPLs of the
+#     TCB that the manual documents (boot loader 3, TEE 0, SNP 8,
+#     microcode 115), and the hwID, the 64 bytes of the chip ID that
+#     query-sev-capabilities reports;
+#   - the platform is deterministic: two processes with the same
+#     platform-secret present the same VCEK key and chip ID, another
+#     secret another.
+# Prints one "PASS name" or "FAIL name: why" per case.
+set -euo pipefail
+source "$(dirname "$0")/../scripts/config.sh"
+source "$TOP/scripts/guest.sh"
+source "$TOP/tests/results.sh"
+
+WORK=$BUILD_DIR/e2e-snp-attest
+
+# platform DIR [PROPS]: the certificates (DIR/chain.pem) and the chip ID
+# (DIR/caps.json) of a platform, from a QEMU process whose guest does
+# not run
+platform() {
+    local dir=$1 props=${2:+,$2} sock=$1/qmp.sock pid out
+    mkdir -p "$dir"
+    rm -f "$sock"
+    "$QEMU_BIN" -accel tcg -M q35,confidential-guest-support=sev0 -cpu EPYC-Rome \
+        -bios "$ASSET_DIR/OVMF.amdsev.fd" -S -nodefaults -display none \
+        -object secret,id=ps,data=another-platform-secret \
+        -object "sev-snp-emulated,id=sev0,reduced-phys-bits=1$props" \
+        -qmp "unix:$sock,server=on,wait=off" </dev/null >"$dir/qemu.log" 2>&1 &
+    pid=$!
+    wait_for_socket "$sock" "$pid" || true
+    out=$(python3 "$TOP/scripts/qmp.py" "$sock" \
+              'qom-get {"path": "/objects/sev0", "property": "certificates"}' \
+              query-sev-capabilities quit) || {
+        cat "$dir/qemu.log" >&2
+        return 1
+    }
+    wait "$pid" || true
+    sed -n 1p <<<"$out" | python3 -c 'import json, sys
+sys.stdout.write(json.load(sys.stdin))' >"$dir/chain.pem"
+    sed -n 2p <<<"$out" >"$dir/caps.json"
+    # one file per certificate: vcek.pem, ask.pem, ark.pem
+    awk -v dir="$dir" '
+        /BEGIN CERTIFICATE/ { n++; f = dir "/" (n == 1 ? "vcek" : n == 2 ? "ask" : "ark") ".pem" }
+        { print > f }' "$dir/chain.pem"
+}
+
+# check_vcek DIR: the VCEK of DIR, field by field (python3-cryptography,
+# Debian's); prints the VCEK's public key and hwID (hex) on success
+check_vcek() {
+    /usr/bin/python3 - "$1" <<'PY'
+import base64, json, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+d = sys.argv[1]
+load = lambda n: x509.load_pem_x509_certificate(open("%s/%s.pem" % (d, n), "rb").read())
+vcek, ask = load("vcek"), load("ask")
+caps = json.load(open(d + "/caps.json"))
+chip_id = base64.b64decode(caps["cpu0-id"])
+errors = []
+
+def expect(what, got, want):
+    if got != want:
+        errors.append("%s: %r, not %r" % (what, got, want))
+
+def names(name):
+    return [(a.oid.dotted_string, a.value, a._type.name) for a in name]
+
+amd = [("2.5.4.11", "Engineering", "UTF8String"), ("2.5.4.6", "US", "PrintableString"),
+       ("2.5.4.7", "Santa Clara", "UTF8String"), ("2.5.4.8", "CA", "UTF8String"),
+       ("2.5.4.10", "Advanced Micro Devices", "UTF8String")]
+expect("version", vcek.version, x509.Version.v3)
+expect("serial", vcek.serial_number, 0)
+expect("subject", names(vcek.subject), amd + [("2.5.4.3", "SEV-VCEK", "UTF8String")])
+expect("issuer", names(vcek.issuer), amd + [("2.5.4.3", "SEV-Milan", "UTF8String")])
+expect("issuer bytes = the ASK's subject", vcek.issuer.public_bytes(), ask.subject.public_bytes())
+expect("signature algorithm", vcek.signature_algorithm_oid.dotted_string, "1.2.840.113549.1.1.10")
+key = vcek.public_key()
+expect("key", isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name, "secp384r1")
+
+kds = "1.3.6.1.4.1.3704.1."
+der_int = lambda v: bytes([2, 1, v])
+want = [(kds + "1", der_int(0)), (kds + "2", bytes([0x16, 8]) + b"Milan-B0"),
+        (kds + "3.1", der_int(3)), (kds + "3.2", der_int(0)), (kds + "3.4", der_int(0)),
+        (kds + "3.5", der_int(0)), (kds + "3.6", der_int(0)), (kds + "3.7", der_int(0)),
+        (kds + "3.3", der_int(8)), (kds + "3.8", der_int(115)), (kds + "4", chip_id)]
+got = [(e.oid.dotted_string, e.value.value) for e in vcek.extensions]
+expect("extensions", got, want)
+expect("critical extensions", [e.oid.dotted_string for e in vcek.extensions if e.critical], [])
+expect("chip ID length", len(chip_id), 64)
+if errors:
+    print("; ".join(errors))
+    sys.exit(1)
+print(key.public_bytes(serialization.Encoding.X962,
+                       serialization.PublicFormat.UncompressedPoint).hex(), chip_id.hex())
+PY
+}
+
+main() {
+    local out a b c
+    rm -rf "$WORK"
+    mkdir -p "$WORK"
+    if ! platform "$WORK/default" || ! platform "$WORK/default-again" ||
+       ! platform "$WORK/own" platform-secret=ps; then
+        fail "snp-attest/certificates" "QEMU did not give its certificates"
+        return
+    fi
+    for p in default own; do
+        if out=$(openssl verify -CAfile "$WORK/$p/ark.pem" -untrusted "$WORK/$p/ask.pem" \
+                     "$WORK/$p/vcek.pem" 2>&1); then
+            pass "snp-attest/$p/openssl-verifies-vcek-ask-ark"
+        else
+            fail "snp-attest/$p/openssl-verifies-vcek-ask-ark" "$out"
+        fi
+    done
+    if a=$(check_vcek "$WORK/default" 2>&1); then
+        pass "snp-attest/default/vcek-as-the-key-server-issues-it"
+    else
+        fail "snp-attest/default/vcek-as-the-key-server-issues-it" "$a"
+    fi
+    b=$(check_vcek "$WORK/default-again" 2>&1) || true
+    c=$(check_vcek "$WORK/own" 2>&1) || true
+    if [ "$a" != "$b" ]; then
+        fail "snp-attest/same-platform-same-vcek" "two processes: '$a' and '$b'"
+    else
+        pass "snp-attest/same-platform-same-vcek"
+    fi
+    if [ "${#c}" -ne "${#a}" ] || [ "${c%% *}" = "${a%% *}" ] || [ "${c##* }" = "${a##* }" ]; then
+        fail "snp-attest/platform-secret-other-vcek" "default '$a', with platform-secret '$c'"
+    else
+        pass "snp-attest/platform-secret-other-vcek"
+    fi
+}
+
+main "$@"
