@@ -63,6 +63,30 @@ if [ -n "$base" ]; then
         echo "sev-emulated-init: no secret table at $base"
     fi
 fi
+
+# With sev_report_data=HEX (64 bytes) on the command line, an SEV-SNP
+# guest asks its platform for an attestation report through
+# configfs-tsm (Debian's tsm and sev-guest modules), and prints the
+# report and the certificate table that came with it, in hex.
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in sev_report_data=*) rdata=${arg#sev_report_data=} ;; esac
+done
+case "$line" in *SEV-SNP*)
+    if [ -n "$rdata" ]; then
+        for m in $(cat /lib/modules/order); do
+            insmod /lib/modules/$m.ko || echo "sev-emulated-init: insmod $m failed"
+        done
+        mount -t configfs configfs /sys/kernel/config
+        r=/sys/kernel/config/tsm/report/r0
+        mkdir $r
+        printf "$(echo "$rdata" | sed 's/../\\x&/g')" > $r/inblob
+        echo "sev-emulated-init: report provider: $(cat $r/provider)"
+        echo "sev-emulated-init: report: $(od -An -v -tx1 $r/outblob | tr -d ' \n')"
+        echo "sev-emulated-init: report certificates: $(od -An -v -tx1 $r/auxblob | tr -d ' \n')"
+        echo "sev-emulated-init: report generation: $(cat $r/generation)"
+    fi
+    ;;
+esac
 poweroff -f
 INIT
     chmod +x "$1"
@@ -92,6 +116,18 @@ build_assets() {
     mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
     take "busybox-static bin/busybox" "$root/bin/busybox"
     write_init "$root/init"
+    # configfs-tsm and the SEV-SNP guest driver, for the report above,
+    # with what they need, in the order to load them: the driver's
+    # AES-GCM ("gcm(aes)", which the kernel would load with modprobe)
+    mkdir -p "$root/lib/modules"
+    local path module
+    for path in lib/crypto/gf128mul crypto/ghash-generic crypto/crypto_null crypto/gcm \
+                fs/configfs/configfs drivers/virt/coco/tsm drivers/virt/coco/sev-guest/sev-guest; do
+        module=${path##*/}
+        xz -dc "$tmp/unpack/${GUEST_KERNEL%% *}"/lib/modules/*/kernel/"$path".ko.xz \
+            > "$root/lib/modules/$module.ko"
+        echo "$module" >> "$root/lib/modules/order"
+    done
     (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 -n) \
         > "$tmp/initrd.img"
     rm -rf "$tmp/unpack" "$tmp/initramfs"

@@ -14,6 +14,18 @@
 #   - the platform is deterministic: two processes with the same
 #     platform-secret present the same VCEK key and chip ID, another
 #     secret another.
+# Then Debian's Linux 6.12, as an SEV-SNP guest with host data, asks
+# for a report through configfs-tsm (its sev-guest driver does the
+# guest messages' AES-GCM) with random report data, and prints the report
+# and the certificate table it got with it. On the host,
+# scripts/snp-report.py (python3-cryptography) checks the report's
+# signature with the VCEK of that table, its reserved bytes, and the
+# fields that were put in: report data, host data, policy, VMPL 0, the
+# chip ID of query-sev-capabilities, the measurement that
+# scripts/snp-digest.py computes for the launch (the guest owner's, which
+# make check checks against sev-snp-measure), the TCB of the VCEK's
+# extensions; openssl checks the guest's chain against the ARK that the
+# host exports.
 # Prints one "PASS name" or "FAIL name: why" per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
@@ -21,6 +33,7 @@ source "$TOP/scripts/guest.sh"
 source "$TOP/tests/results.sh"
 
 WORK=$BUILD_DIR/e2e-snp-attest
+TIMEOUT=300
 
 # platform DIR [PROPS]: the certificates (DIR/chain.pem) and the chip ID
 # (DIR/caps.json) of a platform, from a QEMU process whose guest does
@@ -106,6 +119,56 @@ print(key.public_bytes(serialization.Encoding.X962,
 PY
 }
 
+# case_linux_report: the report that Linux asks for, checked on the host
+case_linux_report() {
+    local name=snp-attest/linux-report dir=$WORK/linux rc=0 rd hd policy out
+    local digest caps chip report
+    rd=$(od -An -v -tx1 -N64 /dev/urandom | tr -d ' \n')
+    hd=$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')
+    mkdir -p "$dir"
+    GUEST_FIRMWARE=$ASSET_DIR/OVMF.amdsev.fd GUEST_CPU=EPYC-Rome \
+        GUEST_APPEND="console=ttyS0 sev_report_data=$rd" start_guest "$dir" \
+        -object "sev-snp-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,host-data=$(xxd -r -p <<<"$hd" | base64 -w0)" \
+        -machine confidential-guest-support=sev0 || { fail "$name" "QEMU did not start"; return; }
+    caps=$(qmp "$dir" query-sev-capabilities)
+    run_guest "$dir" "$TIMEOUT" || rc=$?
+    out=$(qmp "$dir" 'qom-get {"path": "/objects/sev0", "property": "certificates"}' quit 2>&1) || true
+    wait "$GUEST_PID" 2>/dev/null || true
+    python3 -c 'import json, sys
+sys.stdout.write(json.loads(sys.stdin.readline()))' <<<"$out" > "$dir/host-chain.pem" || true
+    awk -v dir="$dir" '/BEGIN CERTIFICATE/ { n++ } n == 3 { print > (dir "/host-ark.pem") }' "$dir/host-chain.pem"
+    if [ "$rc" != 0 ]; then
+        fail "$name" "the guest did not power off (status $rc)" "$dir/serial.log"
+        return
+    fi
+    if ! grep -q "sev-emulated-init: report provider: sev_guest" "$dir/serial.log"; then
+        fail "$name" "the guest has no configfs-tsm report of sev_guest" "$dir/serial.log"
+        return
+    fi
+    chip=$(python3 -c 'import base64, json, sys
+print(base64.b64decode(json.loads(sys.argv[1])["cpu0-id"]).hex())' "$caps")
+    # the launch as the guest owner computes its digest: OVMF, one
+    # EPYC-Rome vCPU (family 23, model 49, stepping 0), the kernel, initrd
+    # and command line
+    digest=$(/usr/bin/python3 "$TOP/scripts/snp-digest.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
+                 --vcpus 1 --family 23 --model 49 --stepping 0 --kernel "$ASSET_DIR/vmlinuz" \
+                 --initrd "$ASSET_DIR/initrd.img" --append "console=ttyS0 sev_report_data=$rd")
+    # policy 0x30000 (QEMU's default), TCB 3/0/8/115 (the manual's)
+    policy=0000030000000000
+    if ! report=$(/usr/bin/python3 "$TOP/scripts/snp-report.py" "$dir/serial.log" "$dir" \
+                   --expect report_data="$rd" --expect host_data="$hd" --expect policy=$policy \
+                   --expect vmpl=00000000 --expect chip_id="$chip" --expect measurement="$digest" \
+                   --expect reported_tcb=0300000000000873 --expect version=03000000 2>&1); then
+        fail "$name" "$report"
+    elif ! out=$(openssl verify -CAfile "$dir/host-ark.pem" -untrusted "$dir/ask.pem" \
+                     "$dir/vcek.pem" 2>&1); then
+        fail "$name" "the guest's VCEK does not chain to the host's ARK: $out"
+    else
+        grep "^signature: \|^measurement\|^report_data" <<<"$report" | sed 's/^/  /'
+        pass "$name"
+    fi
+}
+
 main() {
     local out a b c
     rm -rf "$WORK"
@@ -140,6 +203,7 @@ main() {
     else
         pass "snp-attest/platform-secret-other-vcek"
     fi
+    case_linux_report
 }
 
 main "$@"
