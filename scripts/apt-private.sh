@@ -1,5 +1,5 @@
 # Private apt configuration: reads the archive URI from the machine's own
-# apt sources and adds suites (bookworm-backports, sid) only in a private
+# apt sources and adds suites (bookworm-backports, sid, trixie) only in a private
 # list under the cache, so the system's sources are never changed.
 # Sourced; defines apt_private, and missing, which lists the packages
 # among its arguments that are not installed.
@@ -42,10 +42,10 @@ archive_uri() {
 apt_private_setup() {
     local uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
-    # sid is here for source and single-file downloads only: never install
-    # from it, even as a dependency.
-    printf 'Package: *\nPin: release n=%s\nPin-Priority: -1\n' \
-        "$QEMU_SOURCE_SUITE" > "$APT_DIR/preferences"
+    # sid and trixie are here for source and single-file downloads only:
+    # never install from them, even as a dependency.
+    printf 'Package: *\nPin: release n=%s\nPin-Priority: -1\n\n' \
+        "$QEMU_SOURCE_SUITE" "$VERIFIER_SUITE" > "$APT_DIR/preferences"
     uri=$(archive_uri) || return 1
     cat > "$APT_DIR/private.sources.new" <<EOS
 Types: deb
@@ -57,6 +57,12 @@ Signed-By: $keyring
 Types: deb deb-src
 URIs: $uri
 Suites: $QEMU_SOURCE_SUITE
+Components: main
+Signed-By: $keyring
+
+Types: deb
+URIs: $uri
+Suites: $VERIFIER_SUITE
 Components: main
 Signed-By: $keyring
 EOS

@@ -7,6 +7,9 @@ QEMU_DEB_VERSION=1:10.2.2+ds-1
 QEMU_ORIG_TARBALL=qemu_10.2.2+ds.orig.tar.xz
 QEMU_ORIG_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 QEMU_SOURCE_SUITE=sid
+# The suite whose go-sev-guest and Go toolchain verify SEV-SNP reports
+# (scripts/go-sev-guest.sh): bookworm has no go-sev-guest
+VERIFIER_SUITE=trixie
 # The series as posted: its version goes into every subject line.
 SERIES_PREFIX="PATCH v3"
 

@@ -7,8 +7,9 @@ usage: snp-report.py SERIAL-LOG OUT-DIR [--expect FIELD=HEX ...]
 
 SERIAL-LOG is the test guest's serial output, with the report and the
 certificate table that configfs-tsm gave it (scripts/assets.sh's
-/init prints them in hex).  Writes OUT-DIR/report.bin and the
-certificates the table holds (vcek.pem, ask.pem, ark.pem), checks the
+/init prints them in hex).  Writes OUT-DIR/report.bin, the table
+(cert-table.bin) and the certificates it holds (vcek.pem, ask.pem,
+ark.pem), checks the
 report's signature with the VCEK's key, checks each --expect'ed field
 (report_data, measurement, host_data, chip_id, policy, vmpl,
 reported_tcb: hex, little-endian numbers as the report holds them), and
@@ -93,7 +94,10 @@ def main():
     out = args.out
     expect = dict(e.split("=", 1) for e in args.expect)
     report = from_log(log, "report")
-    certs = cert_table(from_log(log, "report certificates"))
+    table = from_log(log, "report certificates")
+    certs = cert_table(table)
+    with open(out + "/cert-table.bin", "wb") as f:
+        f.write(table)
     errors = []
     if len(report) != REPORT_SIZE:
         sys.exit("the report has %d bytes, not %d" % (len(report), REPORT_SIZE))
