@@ -84,6 +84,23 @@ case "$line" in *SEV-SNP*)
         echo "sev-emulated-init: report: $(od -An -v -tx1 $r/outblob | tr -d ' \n')"
         echo "sev-emulated-init: report certificates: $(od -An -v -tx1 $r/auxblob | tr -d ' \n')"
         echo "sev-emulated-init: report generation: $(cat $r/generation)"
+        # The same with VMPCK1, which may ask only for VMPL 1 and above:
+        # the firmware refuses VMPL 0 (the driver's EINVAL)
+        rmdir $r
+        rmmod sev-guest
+        insmod /lib/modules/sev-guest.ko vmpck_id=1 ||
+            echo "sev-emulated-init: insmod sev-guest vmpck_id=1 failed"
+        r=/sys/kernel/config/tsm/report/r1
+        mkdir $r
+        for vmpl in 0 1; do
+            echo $vmpl > $r/privlevel
+            printf "$(echo "$rdata" | sed 's/../\\x&/g')" > $r/inblob
+            if cat $r/outblob > /report.bin 2> /report.err; then
+                echo "sev-emulated-init: report vmpck1 vmpl$vmpl: $(od -An -v -tx1 /report.bin | tr -d ' \n')"
+            else
+                echo "sev-emulated-init: report vmpck1 vmpl$vmpl refused: $(cat /report.err)"
+            fi
+        done
     fi
     ;;
 esac

@@ -3,7 +3,7 @@
 code with QEMU: written from the SEV-SNP firmware ABI (the report,
 version 3) and the GHCB specification (the certificate table).
 
-usage: snp-report.py SERIAL-LOG OUT-DIR [--expect FIELD=HEX ...]
+usage: snp-report.py SERIAL-LOG OUT-DIR [--report LABEL] [--expect FIELD=HEX ...]
 
 SERIAL-LOG is the test guest's serial output, with the report and the
 certificate table that configfs-tsm gave it (scripts/assets.sh's
@@ -89,11 +89,13 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--expect", action="append", default=[],
                         metavar="FIELD=HEX")
+    parser.add_argument("--report", default="report",
+                        help="which of the guest's reports (its label)")
     args = parser.parse_args()
     log = open(args.log, errors="replace").read()
     out = args.out
     expect = dict(e.split("=", 1) for e in args.expect)
-    report = from_log(log, "report")
+    report = from_log(log, args.report)
     table = from_log(log, "report certificates")
     certs = cert_table(table)
     with open(out + "/cert-table.bin", "wb") as f:

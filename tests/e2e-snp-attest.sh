@@ -28,7 +28,8 @@
 # host exports. go-sev-guest's check tool (Debian's, scripts/go-sev-guest.sh)
 # verifies the same report and table with the host's ASK and ARK as its
 # only roots, and validates the report data, host data, measurement,
-# chip ID, VMPL, policy and TCB.
+# chip ID, VMPL, policy and TCB. With VMPCK1 (the driver's vmpck_id=1),
+# the guest's report for VMPL 0 is refused, the one for VMPL 1 given.
 # Prints one "PASS name" or "FAIL name: why" per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
@@ -173,6 +174,26 @@ print(base64.b64decode(json.loads(sys.argv[1])["cpu0-id"]).hex())' "$caps")
         pass "$name"
     fi
     go_sev_guest_check "$dir" "$rd" "$hd" "$digest" "$chip"
+    vmpck1_reports "$dir" "$rd" "$digest"
+}
+
+# vmpck1_reports DIR REPORT-DATA MEASUREMENT: with VMPCK1 (the driver's
+# vmpck_id=1), a report for VMPL 0 is refused (the firmware's report
+# status INVALID_PARAM, which the driver returns as EINVAL), one for
+# VMPL 1 is given, signed by the same VCEK; VMPCK1's sequence numbers
+# are its own
+vmpck1_reports() {
+    local name=snp-attest/linux-vmpck1-reports dir=$1 out
+    mkdir -p "$dir/vmpck1"
+    if ! grep -q "sev-emulated-init: report vmpck1 vmpl0 refused: .*Invalid argument" "$dir/serial.log"; then
+        fail "$name" "a report for VMPL 0 with VMPCK1 was not refused with EINVAL" "$dir/serial.log"
+    elif ! out=$(/usr/bin/python3 "$TOP/scripts/snp-report.py" "$dir/serial.log" "$dir/vmpck1" \
+                     --report "report vmpck1 vmpl1" --expect vmpl=01000000 \
+                     --expect report_data="$2" --expect measurement="$3" 2>&1); then
+        fail "$name" "$out"
+    else
+        pass "$name"
+    fi
 }
 
 # go_sev_guest_check DIR REPORT-DATA HOST-DATA MEASUREMENT CHIP-ID: the
