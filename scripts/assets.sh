@@ -101,12 +101,98 @@ case "$line" in *SEV-SNP*)
                 echo "sev-emulated-init: report vmpck1 vmpl$vmpl refused: $(cat /report.err)"
             fi
         done
+        # Derived keys (/dev/sev-guest, VMPCK0): the same fields twice,
+        # then other fields, another VMPL; then a message the firmware
+        # refuses (a report of version 2), after which the driver
+        # disables its VMPCK, and the next request is refused
+        rmdir $r
+        rmmod sev-guest
+        insmod /lib/modules/sev-guest.ko
+        for k in "0x8 0" "0x8 0" "0x9 0" "0x8 1"; do
+            echo "sev-emulated-init: key $k: $(/bin/snp-guest key $k 2>&1)"
+        done
+        echo "sev-emulated-init: report version 2: $(/bin/snp-guest report-v2 2>&1)"
+        dmesg | grep -o "Disabling VMPCK0.*" | sed 's/^/sev-emulated-init: driver: /'
+        echo "sev-emulated-init: key after: $(/bin/snp-guest key 0x8 0 2>&1)"
     fi
     ;;
 esac
 poweroff -f
 INIT
     chmod +x "$1"
+}
+
+# write_snp_guest_tool DEST: a static program for the SEV-SNP guest
+# driver's ioctls, which busybox cannot make: "key FIELDS VMPL" prints
+# a derived key (hex), "report-v2" asks for a report with message
+# version 2; failures print the firmware's and the VMM's error
+write_snp_guest_tool() {
+    cat > "$1.c" <<'TOOL'
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sev-guest.h>
+
+static int request(unsigned long cmd, __u8 version, void *req, void *resp)
+{
+    struct snp_guest_request_ioctl io = {
+        .msg_version = version,
+        .req_data = (__u64)(unsigned long)req,
+        .resp_data = (__u64)(unsigned long)resp,
+    };
+    int fd = open("/dev/sev-guest", O_RDWR), ret;
+
+    if (fd < 0) {
+        printf("open: %s\n", strerror(errno));
+        return 1;
+    }
+    ret = ioctl(fd, cmd, &io);
+    if (ret < 0) {
+        printf("refused: %s, exitinfo2 0x%llx\n", strerror(errno),
+               (unsigned long long)io.exitinfo2);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && !strcmp(argv[1], "key")) {
+        struct snp_derived_key_req req = {
+            .guest_field_select = strtoull(argv[2], NULL, 0),
+            .vmpl = strtoul(argv[3], NULL, 0),
+        };
+        struct snp_derived_key_resp resp;
+        int i;
+
+        if (request(SNP_GET_DERIVED_KEY, 1, &req, &resp)) {
+            return 1;
+        }
+        for (i = 0; i < 32; i++) {
+            printf("%02x", resp.data[0x20 + i]);
+        }
+        printf("\n");
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[1], "report-v2")) {
+        static struct snp_report_req req;
+        static struct snp_report_resp resp;
+
+        if (request(SNP_GET_REPORT, 2, &req, &resp)) {
+            return 1;
+        }
+        printf("given\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: snp-guest key FIELDS VMPL | report-v2\n");
+    return 2;
+}
+TOOL
+    gcc -static -O2 -Wall -o "$1" "$1.c"
+    rm "$1.c"
 }
 
 # take "PACKAGE PATH" DEST: copy a file out of an unpacked package
@@ -133,6 +219,7 @@ build_assets() {
     mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
     take "busybox-static bin/busybox" "$root/bin/busybox"
     write_init "$root/init"
+    write_snp_guest_tool "$root/bin/snp-guest"
     # configfs-tsm and the SEV-SNP guest driver, for the report above,
     # with what they need, in the order to load them: the driver's
     # AES-GCM ("gcm(aes)", which the kernel would load with modprobe)

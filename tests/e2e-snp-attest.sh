@@ -30,6 +30,11 @@
 # only roots, and validates the report data, host data, measurement,
 # chip ID, VMPL, policy and TCB. With VMPCK1 (the driver's vmpck_id=1),
 # the guest's report for VMPL 0 is refused, the one for VMPL 1 given.
+# Derived keys (MSG_KEY_REQ, through /dev/sev-guest) are the same for the
+# same platform, launch and fields (also from another QEMU process), and
+# differ with the fields, the VMPL and the platform. A message the
+# firmware refuses (a report request of version 2) makes Linux's driver
+# disable its VMPCK, as on hardware.
 # Prints one "PASS name" or "FAIL name: why" per case.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/config.sh"
@@ -175,6 +180,70 @@ print(base64.b64decode(json.loads(sys.argv[1])["cpu0-id"]).hex())' "$caps")
     fi
     go_sev_guest_check "$dir" "$rd" "$hd" "$digest" "$chip"
     vmpck1_reports "$dir" "$rd" "$digest"
+    derived_keys "$dir" "$rd" "$hd"
+}
+
+# guest_key LOG FIELDS VMPL: the derived key that the guest of LOG got
+guest_key() {
+    sed -n "s/^sev-emulated-init: key $2 $3: \([0-9a-f]\{64\}\)\r\{0,1\}$/\1/p" "$1" | head -n 1
+}
+
+# snp_keys_boot DIR REPORT-DATA HOST-DATA [PROPS]: boot the report guest
+# again, PROPS added to its sev-snp-emulated; 0 if it powered off
+snp_keys_boot() {
+    local dir=$1 rc=0
+    mkdir -p "$dir"
+    GUEST_FIRMWARE=$ASSET_DIR/OVMF.amdsev.fd GUEST_CPU=EPYC-Rome \
+        GUEST_APPEND="console=ttyS0 sev_report_data=$2" start_guest "$dir" \
+        -object secret,id=ps,data=another-platform-secret \
+        -object "sev-snp-emulated,id=sev0,reduced-phys-bits=1,kernel-hashes=on,host-data=$(xxd -r -p <<<"$3" | base64 -w0)${4:+,$4}" \
+        -machine confidential-guest-support=sev0 || return 1
+    run_guest "$dir" "$TIMEOUT" || rc=$?
+    qmp "$dir" quit >/dev/null 2>&1 || true
+    wait "$GUEST_PID" 2>/dev/null || true
+    return "$rc"
+}
+
+# derived_keys DIR REPORT-DATA HOST-DATA: the guest's derived keys
+# (MSG_KEY_REQ through /dev/sev-guest): the same for the same fields,
+# another for another field selection or VMPL; the same from another
+# QEMU process with the same launch, another from another platform.
+# Then a message that the firmware refuses (a report request of
+# version 2): the driver disables its VMPCK, as on hardware, and
+# refuses the next request itself.
+derived_keys() {
+    local name=snp-attest/linux-derived-keys dir=$1 log=$1/serial.log k1 k2 k3 k4 again other
+    k1=$(guest_key "$log" 0x8 0)
+    k2=$(sed -n "s/^sev-emulated-init: key 0x8 0: \([0-9a-f]\{64\}\)\r\{0,1\}$/\1/p" "$log" | sed -n 2p)
+    k3=$(guest_key "$log" 0x9 0)
+    k4=$(guest_key "$log" 0x8 1)
+    if [ -z "$k1" ] || [ -z "$k3" ] || [ -z "$k4" ]; then
+        fail "$name" "the guest did not get its keys" "$log"
+    elif [ "$k1" != "$k2" ] || [ "$k1" = "$k3" ] || [ "$k1" = "$k4" ] || [ "$k3" = "$k4" ]; then
+        fail "$name" "measurement twice: $k1, $k2; with the policy: $k3; VMPL 1: $k4"
+    elif ! snp_keys_boot "$dir/again" "$2" "$3" ||
+         ! snp_keys_boot "$dir/other-platform" "$2" "$3" platform-secret=ps; then
+        fail "$name" "a guest to compare with did not power off"
+    else
+        again=$(guest_key "$dir/again/serial.log" 0x8 0)
+        other=$(guest_key "$dir/other-platform/serial.log" 0x8 0)
+        if [ "$again" != "$k1" ] || [ -z "$other" ] || [ "$other" = "$k1" ]; then
+            fail "$name" "the same launch in another process: $again, not $k1; another platform: $other"
+        else
+            echo "  MSG_KEY_REQ, measurement, VMPL 0: $k1 (the same from another process)"
+            pass "$name"
+        fi
+    fi
+    name=snp-attest/linux-driver-disables-vmpck
+    if ! grep -q "sev-emulated-init: report version 2: refused: Input/output error, exitinfo2 0x16" "$log"; then
+        fail "$name" "a report request of version 2 did not get INVALID_PARAM (0x16)" "$log"
+    elif ! grep -q "sev-emulated-init: driver: Disabling VMPCK0" "$log" ||
+         ! grep -q "sev-emulated-init: key after: refused: Inappropriate ioctl for device" "$log"; then
+        fail "$name" "the driver did not disable its VMPCK" "$log"
+    else
+        grep "sev-emulated-init: \(report version 2\|driver\|key after\)" "$log" | sed 's/^/  /'
+        pass "$name"
+    fi
 }
 
 # vmpck1_reports DIR REPORT-DATA MEASUREMENT: with VMPCK1 (the driver's
