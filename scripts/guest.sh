@@ -81,18 +81,31 @@ lost_ap_wakeup() {
         }' "$1"
 }
 
+# stalled_on_lost_wakeup STATE TRACE-LOG [LOG...]: called once per poll
+# of a boot, with the name of an array that keeps its state (empty at
+# first): whether the logs, together, have not grown for BOOT_STALL
+# seconds and TRACE-LOG shows a lost AP wake-up
+stalled_on_lost_wakeup() {
+    local -n state=$1
+    local now
+    shift
+    now=$(cat "$@" 2>/dev/null | wc -c)
+    if [ "$now" != "${state[0]:-}" ]; then
+        state=("$now" "$SECONDS")
+        return 1
+    fi
+    [ $((SECONDS - state[1])) -ge "$BOOT_STALL" ] && lost_ap_wakeup "$1"
+}
+
 # watch_boot LOG LIMIT PID: until process PID ends (0), LIMIT seconds
 # pass (124), or LOG shows a lost AP wake-up and has not grown for
 # BOOT_STALL seconds (125)
 watch_boot() {
-    local log=$1 deadline=$((SECONDS + $2)) pid=$3 size=-1 since=$SECONDS now
+    local log=$1 deadline=$((SECONDS + $2)) pid=$3
+    local -a stall=()
     while kill -0 "$pid" 2>/dev/null; do
         [ "$SECONDS" -lt "$deadline" ] || return 124
-        now=$(stat -c %s "$log" 2>/dev/null || echo 0)
-        if [ "$now" != "$size" ]; then
-            size=$now
-            since=$SECONDS
-        elif [ $((SECONDS - since)) -ge "$BOOT_STALL" ] && lost_ap_wakeup "$log"; then
+        if stalled_on_lost_wakeup stall "$log"; then
             return 125
         fi
         sleep 1

@@ -235,16 +235,12 @@ define_and_start() {
 wait_for_guest() {
     local name=$1 line=${2:-$SEV_LINE} start=$EPOCHREALTIME
     local serial=$WORK/serial.log deadline=$((SECONDS + BOOT_TIMEOUT))
-    local size=-1 since=$SECONDS now
+    local -a stall=()
     until grep -q "sev-emulated-init: secret:\|sev-emulated-init: no secret" "$serial" 2>/dev/null; do
         if [ "$(vsh domstate "$DOM" 2>/dev/null)" = "shut off" ] || [ "$SECONDS" -ge "$deadline" ]; then
             break
         fi
-        now=$(cat "$serial" "$QEMU_LOG" 2>/dev/null | wc -c)
-        if [ "$now" != "$size" ]; then
-            size=$now
-            since=$SECONDS
-        elif [ $((SECONDS - since)) -ge "$BOOT_STALL" ] && lost_ap_wakeup "$QEMU_LOG"; then
+        if stalled_on_lost_wakeup stall "$QEMU_LOG" "$serial"; then
             return 2
         fi
         sleep 0.5
