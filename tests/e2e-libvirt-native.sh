@@ -8,12 +8,21 @@
 # guest owner's flow is run_launch's (tests/libvirt-lib.sh), with the
 # series' virt-qemu-sev-validate: for an SEV guest (policy 0x1) and an
 # SEV-ES guest (0x5, 2 EPYC-Rome vCPUs).
+# An SEV-SNP guest (<launchSecurity type='sev-snp'>, host data, kernel
+# hashes, EPYC-Rome): libvirt emits sev-snp-emulated with the platform's
+# cbitpos and reducedPhysBits; the guest's configfs-tsm report (its
+# report data on its command line) carries the domain's host data and
+# policy, the chip ID of the domain capabilities and the measurement
+# that scripts/snp-digest.py computes for the domain's firmware, kernel,
+# initrd and command line; its VCEK chains to the ARK that `virsh
+# qemu-monitor-command` gets from QEMU, as the kbase article says.
 # Also: `virsh domcapabilities --virttype qemu` shows the emulated
 # platform; `virsh nodesevinfo` and `nodesevinfo --emulated` give the
 # same platform on this host without KVM; and what must be refused is:
 # the validation tool without --insecure (with and without
 # --ignore-config), a session made for another policy (QEMU's
-# LAUNCH_START), sev-snp and a kvm domain.
+# LAUNCH_START), an SEV-SNP domain with vcek='no' (QEMU: the emulated
+# platform has no VLEK) and a kvm domain.
 #
 # Needs root. The daemon runs in a private mount namespace in which
 # /usr/local (its prefix: configuration) and /var/local (its state) are
@@ -63,8 +72,9 @@ setup() {
     ln -s "$QEMU_BIN" "$WORK/bin/qemu-system-x86_64"
 }
 
-# TCG's domain capabilities: 'sev' (and no other launch security type),
-# and <sev> with the emulated platform's values and no ASID counts
+# TCG's domain capabilities: 'sev' and 'sev-snp' (and no other launch
+# security type), and <sev> with the emulated platform's values and no
+# ASID counts
 check_domcapabilities() {
     local name=$PREFIX/domcapabilities-tcg-emulated-platform caps
     caps=$(vsh domcapabilities --virttype qemu --emulatorbin "$QEMU_BIN" --machine q35)
@@ -76,12 +86,13 @@ check_domcapabilities() {
        grep -q "<reducedPhysBits>1</reducedPhysBits>" "$WORK/domcaps-sev.xml" &&
        grep -q "<cpu0Id>" "$WORK/domcaps-sev.xml" &&
        ! grep -q "maxGuests\|maxESGuests" "$WORK/domcaps-sev.xml" &&
-       [ "$(grep -c "<value>" "$WORK/domcaps-sev.xml")" = 1 ] &&
-       grep -q "<value>sev</value>" "$WORK/domcaps-sev.xml"; then
+       [ "$(grep -c "<value>" "$WORK/domcaps-sev.xml")" = 2 ] &&
+       grep -q "<value>sev</value>" "$WORK/domcaps-sev.xml" &&
+       grep -q "<value>sev-snp</value>" "$WORK/domcaps-sev.xml"; then
         sed 's/^/  /' "$WORK/domcaps-sev.xml"
         pass "$name"
     else
-        fail "$name" "not the emulated platform and 'sev' alone" "$WORK/domcaps-sev.xml"
+        fail "$name" "not the emulated platform with 'sev' and 'sev-snp'" "$WORK/domcaps-sev.xml"
     fi
 }
 
@@ -153,16 +164,12 @@ bad_define() {
     fi
 }
 
-# Domains libvirt or QEMU must refuse: the SEV session for policy 0x1
-# with policy 0x3 in the XML (QEMU's LAUNCH_START checks the session's
-# POLICY_MAC: the start fails, nothing runs); sev-snp on TCG; type kvm
-# (no KVM here)
-check_refusals() {
-    local name=$PREFIX/refused-session-for-another-policy out rc=0 dir=$WORK/sev
-    local expected="BAD_MEASUREMENT (0x0b): the session's POLICY_MAC does not match policy 0x3"
-    domain_xml "$(launch_security "$dir" 0x0003)" |
-        sed "s|<name>$DOM<|<name>${DOM}-bad<|" > "$WORK/bad-policy.xml"
-    vsh define "$WORK/bad-policy.xml" >/dev/null
+# bad_start NAME EXPECTED: a domain (stdin) that libvirt defines and
+# QEMU refuses to start with an error containing EXPECTED; nothing runs
+bad_start() {
+    local name=$PREFIX/refused-$1 expected=$2 xml=$WORK/bad-$1.xml out rc=0
+    sed "s|<name>$DOM<|<name>${DOM}-bad<|" > "$xml"
+    vsh define "$xml" >/dev/null
     out=$(vsh start "${DOM}-bad" 2>&1) || rc=$?
     if [ "$rc" != 0 ] && [[ "$out" == *"$expected"* ]] &&
        [ "$(vsh domstate "${DOM}-bad" 2>/dev/null)" = "shut off" ]; then
@@ -173,13 +180,95 @@ check_refusals() {
     fi
     vsh destroy "${DOM}-bad" >/dev/null 2>&1 || true
     vsh undefine "${DOM}-bad" >/dev/null 2>&1 || true
+}
 
-    domain_xml "  <launchSecurity type='sev-snp'>
+# Domains libvirt or QEMU must refuse: the SEV session for policy 0x1
+# with policy 0x3 in the XML (QEMU's LAUNCH_START checks the session's
+# POLICY_MAC: the start fails, nothing runs); SEV-SNP with vcek='no'
+# (the emulated platform has no VLEK); type kvm (no KVM here)
+check_refusals() {
+    domain_xml "$(launch_security "$WORK/sev" 0x0003)" |
+        bad_start session-for-another-policy \
+            "BAD_MEASUREMENT (0x0b): the session's POLICY_MAC does not match policy 0x3"
+    CPU_MODEL=EPYC-Rome domain_xml "  <launchSecurity type='sev-snp' vcek='no'>
     <policy>0x00030000</policy>
   </launchSecurity>" |
-        bad_define sev-snp "'sev-snp' launch security is not supported for virt type 'qemu' with this QEMU binary"
-    domain_xml "$(launch_security "$dir" 0x0001)" | sed "s|<domain type='qemu'|<domain type='kvm'|" |
+        bad_start sev-snp-without-vcek "'vcek-disabled' cannot be set: the emulated platform has no VLEK"
+    domain_xml "$(launch_security "$WORK/sev" 0x0001)" | sed "s|<domain type='qemu'|<domain type='kvm'|" |
         bad_define kvm "does not support virt type 'kvm'"
+}
+
+# run_snp_launch: an SEV-SNP guest of a TCG domain, its launch given as
+# on hardware: host data, kernel hashes, the default policy, no cbitpos
+# or reducedPhysBits. Started paused for the command line and the
+# platform's certificates (`virsh qemu-monitor-command`, as the kbase
+# article tells a verifier), then run to its power-off; its report is
+# checked on the host (scripts/snp-report.py, openssl).
+run_snp_launch() {
+    local tag=sev-snp dir=$WORK/sev-snp rd hd out chip digest line report
+    local TIMED_PREFIX="sev-snp: " name=$PREFIX/sev-snp/guest-report-of-the-launch
+    local deadline=$((SECONDS + BOOT_TIMEOUT)) start
+    mkdir -p "$dir"
+    rd=$(od -An -v -tx1 -N64 /dev/urandom | tr -d ' \n')
+    hd=$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')
+    CPU_MODEL=EPYC-Rome GUEST_APPEND="console=ttyS0 sev_report_data=$rd" \
+        domain_xml "  <launchSecurity type='sev-snp' kernelHashes='yes'>
+    <policy>0x00030000</policy>
+    <hostData>$(xxd -r -p <<<"$hd" | base64 -w0)</hostData>
+  </launchSecurity>" > "$WORK/domain.xml"
+    cp "$WORK/domain.xml" "$dir/domain.xml"
+    define_and_start "$PREFIX/$tag/define-and-start-paused" || return 0
+    if grep -q '"qom-type":"sev-snp-emulated","id":"lsec0","cbitpos":51,"reduced-phys-bits":1,"kernel-hashes":true,"policy":196608,"host-data":"'"$(xxd -r -p <<<"$hd" | base64 -w0)"'"}' "$QEMU_LOG" &&
+       grep -q 'confidential-guest-support=lsec0' "$QEMU_LOG"; then
+        grep -o -- "-object '{\"qom-type\":\"sev-snp-emulated\"[^']*'" "$QEMU_LOG" | sed 's/^/  /'
+        pass "$PREFIX/$tag/qemu-command-line"
+    else
+        fail "$PREFIX/$tag/qemu-command-line" \
+            "no sev-snp-emulated object with the platform's values and the host data" "$QEMU_LOG"
+    fi
+    # The verifier's roots: the chain of QEMU's platform (VCEK, ASK, ARK)
+    out=$(vsh qemu-monitor-command "$DOM" \
+              '{"execute": "qom-get", "arguments": {"path": "/objects/lsec0", "property": "certificates"}}' 2>&1) || true
+    python3 -c 'import json, sys
+sys.stdout.write(json.loads(sys.stdin.read())["return"])' <<<"$out" > "$dir/host-chain.pem" 2>/dev/null || true
+    awk -v dir="$dir" '/BEGIN CERTIFICATE/ { n++ } n == 3 { print > (dir "/host-ark.pem") }' "$dir/host-chain.pem"
+    start=$EPOCHREALTIME
+    if ! out=$(vsh resume "$DOM" 2>&1); then
+        fail "$name" "virsh resume: $out" "$QEMU_LOG"
+        return 0
+    fi
+    until [ "$(vsh domstate "$DOM" 2>/dev/null)" = "shut off" ] || [ "$SECONDS" -ge "$deadline" ]; do
+        sleep 0.5
+    done
+    timed "resume to power-off" "$start"
+    cp "$QEMU_LOG" "$dir/qemu.log" 2>/dev/null || true
+    cp "$WORK/serial.log" "$dir/serial.log" 2>/dev/null || true
+    vsh destroy "$DOM" >/dev/null 2>&1 || true
+    vsh undefine "$DOM" >/dev/null 2>&1 || true
+    line="sev-emulated-init: kernel: $SEV_LINE SEV-ES SEV-SNP"
+    if ! grep -q "$line" "$dir/serial.log" 2>/dev/null; then
+        fail "$name" "the guest did not report '$line' within ${BOOT_TIMEOUT}s" "$dir/serial.log"
+        return 0
+    fi
+    # The chip ID of the domain capabilities; the digest of the launch as
+    # the guest owner computes it: OVMF, one EPYC-Rome vCPU (family 23,
+    # model 49, stepping 0), the kernel, initrd and command line
+    chip=$(sed -n 's|.*<cpu0Id>\(.*\)</cpu0Id>.*|\1|p' "$WORK/domcaps-qemu.xml" | base64 -d | xxd -p | tr -d '\n')
+    digest=$(/usr/bin/python3 "$TOP/scripts/snp-digest.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
+                 --vcpus 1 --family 23 --model 49 --stepping 0 --kernel "$ASSET_DIR/vmlinuz" \
+                 --initrd "$ASSET_DIR/initrd.img" --append "console=ttyS0 sev_report_data=$rd")
+    if ! report=$(/usr/bin/python3 "$TOP/scripts/snp-report.py" "$dir/serial.log" "$dir" \
+                      --expect report_data="$rd" --expect host_data="$hd" \
+                      --expect policy=0000030000000000 --expect vmpl=00000000 \
+                      --expect chip_id="$chip" --expect measurement="$digest" 2>&1); then
+        fail "$name" "$report"
+    elif ! out=$(openssl verify -CAfile "$dir/host-ark.pem" -untrusted "$dir/ask.pem" \
+                     "$dir/vcek.pem" 2>&1); then
+        fail "$name" "the guest's VCEK does not chain to the ARK of qemu-monitor-command: $out"
+    else
+        grep "^signature: \|^measurement\|^host_data" <<<"$report" | sed 's/^/  /'
+        pass "$name"
+    fi
 }
 
 cleanup() {
@@ -206,6 +295,7 @@ main() {
         run_launch sev 0x0001
         VCPUS=2 CPU_MODEL=EPYC-Rome run_launch sev-es 0x0005 \
             --num-cpus 2 --cpu-family 23 --cpu-model 49 --cpu-stepping 0
+        run_snp_launch
         check_refusals
     fi
     check_cleanup $PREFIX/host-left-as-found
