@@ -120,9 +120,9 @@ esac
 
 # With sev_workload=spawn or sev_workload=loop on the command line, a
 # workload for make bench, timed by the guest (/proc/uptime): spawn
-# runs 500 processes one after the other (each one's exec and exit
+# runs 1000 processes one after the other (each one's exec and exit
 # switch address spaces, which on x86 writes CR3), loop counts to
-# 100000 in the shell (user space, CPU-bound)
+# 200000 in the shell (user space, CPU-bound)
 for arg in $(cat /proc/cmdline); do
     case "$arg" in sev_workload=*) workload=${arg#sev_workload=} ;; esac
 done
@@ -130,8 +130,8 @@ if [ -n "$workload" ]; then
     start=$(cut -d' ' -f1 /proc/uptime)
     i=0
     case "$workload" in
-    spawn) while [ $i -lt 500 ]; do /bin/true; i=$((i + 1)); done ;;
-    loop) while [ $i -lt 100000 ]; do i=$((i + 1)); done ;;
+    spawn) while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done ;;
+    loop) while [ $i -lt 200000 ]; do i=$((i + 1)); done ;;
     esac
     end=$(cut -d' ' -f1 /proc/uptime)
     echo "sev-emulated-init: workload $workload: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') s"

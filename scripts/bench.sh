@@ -17,6 +17,7 @@
 # table is printed per build, its ratios against the first build's plain
 # guest. BENCH_GUESTS limits the guests (default: all; the SNP ratio
 # needs snp, sev-es-amdsev and the prealloc rows).
+# Targets (issue 20): SEV-ES within 1.2x of plain per instruction.
 # Targets (issue 9): SEV-ES within 1.05x of plain per instruction and
 # within 1.5x in time; (issue 18) SEV-SNP within 1.25x of SEV-ES with the
 # same firmware in time. Numbers only, no asserts: wall times vary by 10%.
@@ -87,7 +88,7 @@ guest_cmd_for() {
 time_to_init() {
     local -a cmd extra
     local start line
-    read -ra extra <<<"${GUEST_ARGS[$1]}"
+    read -ra extra <<<"${GUEST_ARGS[$1]:-}"
     mapfile -d '' cmd < <(QEMU_BIN=${2:-$QEMU_BUILD}/qemu-system-x86_64 guest_cmd_for "$1" "${extra[@]}")
     start=$EPOCHREALTIME
     while IFS= read -r line; do
@@ -122,7 +123,7 @@ workload_time() {
 insns() {
     local -a cmd extra
     local out build=${2:-$QEMU_BUILD}
-    read -ra extra <<<"${GUEST_ARGS[$1]}"
+    read -ra extra <<<"${GUEST_ARGS[$1]:-}"
     mapfile -d '' cmd < <(QEMU_BIN=$build/qemu-system-x86_64 \
         GUEST_APPEND="$GUEST_APPEND${GUEST_WORKLOAD[$1]:+ sev_workload=${GUEST_WORKLOAD[$1]}}" \
         guest_cmd_for "$1" "${extra[@]}" \
@@ -219,8 +220,8 @@ main() {
                     b, t / t0, tp / tp0 }'
         done
     fi
-    echo "targets: sev-es ns per insn <= 1.05x plain, time to /init <= 1.5x plain;"
-    echo "         snp time to /init <= 1.25x sev-es-amdsev"
+    echo "targets: sev-es ns per insn <= 1.05x plain (issue 9), <= 1.2x plain (issue 20),"
+    echo "         time to /init <= 1.5x plain; snp time to /init <= 1.25x sev-es-amdsev"
 }
 
 main "$@"
