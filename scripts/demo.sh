@@ -43,9 +43,7 @@ print(base64.b64decode(json.loads(sys.argv[1])["cpu0-id"]).hex())' "$caps")
     awk -v dir="$dir" '/BEGIN CERTIFICATE/ { n++ } n >= 2 { print > (dir "/ask-ark.pem") }
                        n == 3 { print > (dir "/ark.pem") }' "$dir/platform.pem"
     say "   the platform's certificates (property certificates, what AMD's key server serves): VCEK, ASK, ARK"
-    digest=$(/usr/bin/python3 "$TOP/scripts/snp-digest.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
-                 --vcpus 1 --family 23 --model 49 --stepping 0 --kernel "$ASSET_DIR/vmlinuz" \
-                 --initrd "$ASSET_DIR/initrd.img" --append "console=ttyS0 sev_report_data=$rd")
+    digest=$(report_guest_digest "console=ttyS0 sev_report_data=$rd")
     say "   the guest owner's launch digest (scripts/snp-digest.py): $digest"
 
     say "== 9. cont: the guest boots and asks for a report through configfs-tsm:"

@@ -243,3 +243,32 @@ owner_session() {
     sev_owner session --caps "$3/caps.json" --verify-chain-ca "$3/ask_ark.cert" \
         --policy "$2" --out "$1" >/dev/null
 }
+
+# report_guest_digest APPEND: the SEV-SNP launch digest of the report
+# guest (OVMF.amdsev, one EPYC-Rome vCPU: family 23, model 49, stepping
+# 0; the kernel, initrd and command line APPEND, hashed), as its owner
+# computes it with scripts/snp-digest.py
+report_guest_digest() {
+    /usr/bin/python3 "$TOP/scripts/snp-digest.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
+        --vcpus 1 --family 23 --model 49 --stepping 0 --kernel "$ASSET_DIR/vmlinuz" \
+        --initrd "$ASSET_DIR/initrd.img" --append "$1"
+}
+
+# check_snp_report NAME DIR SHOW [--expect FIELD=HEX ...]: a test result
+# (tests/results.sh) for the report in the guest's DIR/serial.log:
+# scripts/snp-report.py checks it and the --expect'ed fields, and openssl
+# chains the VCEK that came with it to the host's ARK (DIR/host-ark.pem).
+# On success it shows the report's lines that match SHOW (a grep pattern).
+check_snp_report() {
+    local name=$1 dir=$2 show=$3 report out
+    shift 3
+    if ! report=$(/usr/bin/python3 "$TOP/scripts/snp-report.py" "$dir/serial.log" "$dir" "$@" 2>&1); then
+        fail "$name" "$report"
+    elif ! out=$(openssl verify -CAfile "$dir/host-ark.pem" -untrusted "$dir/ask.pem" \
+                     "$dir/vcek.pem" 2>&1); then
+        fail "$name" "the guest's VCEK does not chain to the host's ARK: $out"
+    else
+        grep "$show" <<<"$report" | sed 's/^/  /'
+        pass "$name"
+    fi
+}

@@ -205,7 +205,7 @@ check_refusals() {
 # article tells a verifier), then run to its power-off; its report is
 # checked on the host (scripts/snp-report.py, openssl).
 run_snp_launch() {
-    local tag=sev-snp dir=$WORK/sev-snp rd hd out chip digest line report
+    local tag=sev-snp dir=$WORK/sev-snp rd hd out chip digest line
     local TIMED_PREFIX="sev-snp: " name=$PREFIX/sev-snp/guest-report-of-the-launch
     local deadline=$((SECONDS + BOOT_TIMEOUT)) start
     mkdir -p "$dir"
@@ -251,24 +251,12 @@ sys.stdout.write(json.loads(sys.stdin.read())["return"])' <<<"$out" > "$dir/host
         return 0
     fi
     # The chip ID of the domain capabilities; the digest of the launch as
-    # the guest owner computes it: OVMF, one EPYC-Rome vCPU (family 23,
-    # model 49, stepping 0), the kernel, initrd and command line
+    # the guest owner computes it
     chip=$(sed -n 's|.*<cpu0Id>\(.*\)</cpu0Id>.*|\1|p' "$WORK/domcaps-qemu.xml" | base64 -d | xxd -p | tr -d '\n')
-    digest=$(/usr/bin/python3 "$TOP/scripts/snp-digest.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
-                 --vcpus 1 --family 23 --model 49 --stepping 0 --kernel "$ASSET_DIR/vmlinuz" \
-                 --initrd "$ASSET_DIR/initrd.img" --append "console=ttyS0 sev_report_data=$rd")
-    if ! report=$(/usr/bin/python3 "$TOP/scripts/snp-report.py" "$dir/serial.log" "$dir" \
-                      --expect report_data="$rd" --expect host_data="$hd" \
-                      --expect policy=0000030000000000 --expect vmpl=00000000 \
-                      --expect chip_id="$chip" --expect measurement="$digest" 2>&1); then
-        fail "$name" "$report"
-    elif ! out=$(openssl verify -CAfile "$dir/host-ark.pem" -untrusted "$dir/ask.pem" \
-                     "$dir/vcek.pem" 2>&1); then
-        fail "$name" "the guest's VCEK does not chain to the ARK of qemu-monitor-command: $out"
-    else
-        grep "^signature: \|^measurement\|^host_data" <<<"$report" | sed 's/^/  /'
-        pass "$name"
-    fi
+    digest=$(report_guest_digest "console=ttyS0 sev_report_data=$rd")
+    check_snp_report "$name" "$dir" "^signature: \|^measurement\|^host_data" \
+        --expect report_data="$rd" --expect host_data="$hd" --expect policy=0000030000000000 \
+        --expect vmpl=00000000 --expect chip_id="$chip" --expect measurement="$digest"
 }
 
 cleanup() {

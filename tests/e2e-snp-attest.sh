@@ -130,8 +130,8 @@ PY
 
 # case_linux_report: the report that Linux asks for, checked on the host
 case_linux_report() {
-    local name=snp-attest/linux-report dir=$WORK/linux rc=0 rd hd policy out
-    local digest caps chip report
+    local name=snp-attest/linux-report dir=$WORK/linux rc=0 rd hd out
+    local digest caps chip
     rd=$(od -An -v -tx1 -N64 /dev/urandom | tr -d ' \n')
     hd=$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')
     mkdir -p "$dir"
@@ -158,26 +158,12 @@ sys.stdout.write(json.loads(sys.stdin.readline()))' <<<"$out" > "$dir/host-chain
     fi
     chip=$(python3 -c 'import base64, json, sys
 print(base64.b64decode(json.loads(sys.argv[1])["cpu0-id"]).hex())' "$caps")
-    # the launch as the guest owner computes its digest: OVMF, one
-    # EPYC-Rome vCPU (family 23, model 49, stepping 0), the kernel, initrd
-    # and command line
-    digest=$(/usr/bin/python3 "$TOP/scripts/snp-digest.py" --firmware "$ASSET_DIR/OVMF.amdsev.fd" \
-                 --vcpus 1 --family 23 --model 49 --stepping 0 --kernel "$ASSET_DIR/vmlinuz" \
-                 --initrd "$ASSET_DIR/initrd.img" --append "console=ttyS0 sev_report_data=$rd")
+    digest=$(report_guest_digest "console=ttyS0 sev_report_data=$rd")
     # policy 0x30000 (QEMU's default), TCB 3/0/8/115 (the manual's)
-    policy=0000030000000000
-    if ! report=$(/usr/bin/python3 "$TOP/scripts/snp-report.py" "$dir/serial.log" "$dir" \
-                   --expect report_data="$rd" --expect host_data="$hd" --expect policy=$policy \
-                   --expect vmpl=00000000 --expect chip_id="$chip" --expect measurement="$digest" \
-                   --expect reported_tcb=0300000000000873 --expect version=03000000 2>&1); then
-        fail "$name" "$report"
-    elif ! out=$(openssl verify -CAfile "$dir/host-ark.pem" -untrusted "$dir/ask.pem" \
-                     "$dir/vcek.pem" 2>&1); then
-        fail "$name" "the guest's VCEK does not chain to the host's ARK: $out"
-    else
-        grep "^signature: \|^measurement\|^report_data" <<<"$report" | sed 's/^/  /'
-        pass "$name"
-    fi
+    check_snp_report "$name" "$dir" "^signature: \|^measurement\|^report_data" \
+        --expect report_data="$rd" --expect host_data="$hd" --expect policy=0000030000000000 \
+        --expect vmpl=00000000 --expect chip_id="$chip" --expect measurement="$digest" \
+        --expect reported_tcb=0300000000000873 --expect version=03000000
     go_sev_guest_check "$dir" "$rd" "$hd" "$digest" "$chip"
     vmpck1_reports "$dir" "$rd" "$digest"
     derived_keys "$dir" "$rd" "$hd"
