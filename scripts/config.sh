@@ -15,7 +15,8 @@ SERIES_PREFIX="PATCH v3"
 
 # The qtests that the series add: built and run wherever their source
 # exists (a series, or a patch in series-check, may not have them yet)
-SERIES_QTESTS=(sev-emulated-test x86-cpl-test x86-smm-tlb-test)
+SERIES_QTESTS=(sev-emulated-test x86-cpl-test x86-smm-tlb-test x86-rep-stos-test
+               x86-tb-lookup-test x86-cr3-reload-test)
 # QEMU's own tests that cover what the series change: the generic qtests
 # that touch every QOM type and QMP command, and the crypto unit tests
 # (the crypto series add CTR mode to the gnutls backend, hogweed's
